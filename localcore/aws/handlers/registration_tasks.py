@@ -1,0 +1,220 @@
+"""Bulk registration: thing registration tasks over a newline-delimited JSON file in S3.
+
+A task runs on a background thread, one input line at a time, with live counts and
+``percentageProgress``. Each line is provisioned all-or-nothing with the task's template; a bad line
+becomes a line of the ERRORS report and the task goes on. Reports are served by the lab over plain
+HTTP under ``/_localcore/registration-reports/<taskId>/<RESULTS|ERRORS>``, which is what the
+``resourceLinks`` of ListThingRegistrationTaskReports point at (AWS gives presigned S3 URLs).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import AwsError, InvalidRequestException, ResourceNotFoundException
+from ...iot.templates import parse_template, resolve
+from ..provisioning import apply_plan
+from . import handles
+
+REPORT_ROUTE = "/_localcore/registration-reports"
+REPORT_TYPES = ("RESULTS", "ERRORS")
+
+
+@dataclass
+class RegistrationTask:
+    task_id: str
+    template_body: str
+    bucket: str
+    key: str
+    role_arn: str
+    status: str = "InProgress"
+    message: str = ""
+    success_count: int = 0
+    failure_count: int = 0
+    total: int = 0
+    created: float = field(default_factory=time.time)
+    modified: float = field(default_factory=time.time)
+    results: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def percentage(self) -> int:
+        if self.status == "Completed":
+            return 100
+        done = self.success_count + self.failure_count
+        return int(100 * done / self.total) if self.total else 0
+
+    def describe(self) -> dict:
+        return {
+            "taskId": self.task_id,
+            "creationDate": self.created,
+            "lastModifiedDate": self.modified,
+            "templateBody": self.template_body,
+            "inputFileBucket": self.bucket,
+            "inputFileKey": self.key,
+            "roleArn": self.role_arn,
+            "status": self.status,
+            "message": self.message,
+            "successCount": self.success_count,
+            "failureCount": self.failure_count,
+            "percentageProgress": self.percentage,
+        }
+
+
+def _tasks(lab) -> dict[str, RegistrationTask]:
+    return lab.registration_tasks
+
+
+def _task(lab, task_id: str) -> RegistrationTask:
+    task = _tasks(lab).get(task_id or "")
+    if task is None:
+        raise ResourceNotFoundException(f"Thing registration task {task_id} does not exist.")
+    return task
+
+
+def _read_input(lab, bucket: str, key: str) -> bytes:
+    s3 = lab.backend("s3")
+    try:
+        s3.get_bucket(bucket)
+    except Exception:  # noqa: BLE001 - moto's MissingBucket
+        raise InvalidRequestException(f"The input file bucket {bucket} does not exist.") from None
+    try:
+        return s3.get_object(bucket, key).value
+    except Exception:  # noqa: BLE001 - moto's MissingKey
+        raise InvalidRequestException(f"The input file s3://{bucket}/{key} does not exist.") from None
+
+
+def _check_role(lab, role_arn: str) -> None:
+    role_name = role_arn.rsplit("/", 1)[-1]
+    if ":role/" not in role_arn:
+        raise InvalidRequestException(f"roleArn {role_arn} is not an IAM role ARN.")
+    try:
+        lab.backend("iam").get_role(role_name)
+    except Exception:  # noqa: BLE001 - moto's NoSuchEntity
+        raise InvalidRequestException(
+            f"The role {role_arn} does not exist, so AWS IoT cannot assume it to read the input file."
+        ) from None
+
+
+@handles("iot", "StartThingRegistrationTask")
+def start_thing_registration_task(lab, params: dict) -> dict:
+    body = params.get("templateBody") or ""
+    template = parse_template(body)  # a bad template fails the call, before any line is read
+    _check_role(lab, params.get("roleArn") or "")
+    data = _read_input(lab, params.get("inputFileBucket") or "", params.get("inputFileKey") or "")
+    with lab.lock:
+        if any(t.status in ("InProgress", "Cancelling") for t in _tasks(lab).values()):
+            raise InvalidRequestException(
+                "A thing registration task is already in progress; only one may run at a time. "
+                "Wait for it (DescribeThingRegistrationTask) or stop it (StopThingRegistrationTask)."
+            )
+        task = RegistrationTask(
+            task_id=str(uuid.uuid4()),
+            template_body=body,
+            bucket=params["inputFileBucket"],
+            key=params["inputFileKey"],
+            role_arn=params["roleArn"],
+        )
+        lines = data.decode("utf-8", errors="replace").splitlines()
+        task.total = len(lines)
+        _tasks(lab)[task.task_id] = task
+    worker = threading.Thread(target=_run, args=(lab, task, template, lines), name=f"bulk-{task.task_id[:8]}", daemon=True)
+    worker.start()
+    return {"taskId": task.task_id}
+
+
+def _run(lab, task: RegistrationTask, template: dict, lines: list[str]) -> None:
+    for offset, line in enumerate(lines):
+        if task.stop_requested.is_set():
+            task.status, task.message = "Cancelled", "Stopped by StopThingRegistrationTask."
+            break
+        if not line.strip():
+            task.total -= 1
+            continue
+        try:
+            parameters = json.loads(line)
+            if not isinstance(parameters, dict):
+                raise InvalidRequestException("Each input line must be a JSON object of parameter values.")
+            registered = apply_plan(lab, resolve(template, {k: str(v) for k, v in parameters.items()}))
+        except json.JSONDecodeError as error:
+            _fail(task, offset, "InvalidRequestException", f"Line {offset + 1} is not valid JSON: {error.msg}")
+        except AwsError as error:
+            _fail(task, offset, error.code, error.message)
+        except Exception as error:  # noqa: BLE001 - one bad line must not stop the task
+            _fail(task, offset, "InternalFailureException", str(error))
+        else:
+            response = {"ResourceArns": registered.resource_arns}
+            if registered.certificate_pem:
+                response = {"CertificatePem": registered.certificate_pem, **response}
+            task.results.append(json.dumps({"offset": offset, "response": response}))
+            task.success_count += 1
+        task.modified = time.time()
+    else:
+        task.status = "Completed"
+    task.modified = time.time()
+
+
+def _fail(task: RegistrationTask, offset: int, code: str, message: str) -> None:
+    task.errors.append(json.dumps({"offset": offset, "errorCode": code, "errorMessage": message}))
+    task.failure_count += 1
+
+
+@handles("iot", "DescribeThingRegistrationTask")
+def describe_thing_registration_task(lab, params: dict) -> dict:
+    return _task(lab, params.get("taskId")).describe()
+
+
+@handles("iot", "ListThingRegistrationTasks")
+def list_thing_registration_tasks(lab, params: dict) -> dict:
+    status = params.get("status")
+    tasks = sorted(_tasks(lab).values(), key=lambda t: t.created, reverse=True)
+    ids = [t.task_id for t in tasks if status in (None, t.status)]
+    return _page(ids, params, "taskIds")
+
+
+@handles("iot", "StopThingRegistrationTask")
+def stop_thing_registration_task(lab, params: dict) -> dict:
+    task = _task(lab, params.get("taskId"))
+    if task.status == "InProgress":
+        task.status = "Cancelling"
+        task.stop_requested.set()
+    return {}
+
+
+@handles("iot", "ListThingRegistrationTaskReports")
+def list_thing_registration_task_reports(lab, params: dict) -> dict:
+    task = _task(lab, params.get("taskId"))
+    report_type = params.get("reportType")
+    if report_type not in REPORT_TYPES:
+        raise InvalidRequestException("reportType must be RESULTS or ERRORS.")
+    lines = task.results if report_type == "RESULTS" else task.errors
+    links = [f"{lab.config.http_url}{REPORT_ROUTE}/{task.task_id}/{report_type}"] if lines else []
+    page = _page(links, params, "resourceLinks")
+    page["reportType"] = report_type
+    return page
+
+
+def _page(items: list[str], params: dict, key: str) -> dict:
+    start = int(params.get("nextToken") or 0)
+    size = int(params.get("maxResults") or 250)
+    out: dict[str, Any] = {key: items[start:start + size]}
+    if start + size < len(items):
+        out["nextToken"] = str(start + size)
+    return out
+
+
+def serve_report(lab, environ: dict) -> tuple[int, dict, bytes]:
+    """GET /_localcore/registration-reports/<taskId>/<RESULTS|ERRORS>: the report file itself."""
+    parts = environ.get("PATH_INFO", "")[len(REPORT_ROUTE):].strip("/").split("/")
+    task = _tasks(lab).get(parts[0]) if parts else None
+    if task is None or len(parts) != 2 or parts[1] not in REPORT_TYPES:
+        return 404, {"Content-Type": "text/plain"}, b"No such report.\n"
+    lines = task.results if parts[1] == "RESULTS" else task.errors
+    body = "".join(line + "\n" for line in list(lines)).encode()
+    return 200, {"Content-Type": "application/x-ndjson"}, body

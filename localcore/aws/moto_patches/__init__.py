@@ -1,0 +1,110 @@
+"""The one place where the lab touches moto's internals (DESIGN.md principle 4).
+
+moto is the state engine; these patches make it behave like AWS where the lab needs it to:
+certificates issued by the lab's CA (``certificates``), registry events and authorisation-cache
+invalidation after registry changes (``hooks``), CloudFormation fixes (``cloudformation``).
+Every patched moto attribute is listed in ``PATCHED``; ``tests/unit/test_moto_patches.py`` fails
+loudly when a moto upgrade renames or removes one.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from typing import Any, Callable
+
+from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
+
+from ...errors import AwsError
+
+# (module, class, attribute) of every moto internal the lab relies on.
+PATCHED: list[tuple[str, str, str]] = []
+
+_SUBMODULES = ("validation", "certificates", "hooks", "cloudformation")
+_applied: dict[str, Any] = {}
+
+
+def require(module: str, cls: str, attribute: str) -> Any:
+    """Look up a moto internal, recording it; raise a clear error if moto no longer has it."""
+    if (module, cls, attribute) not in PATCHED:
+        PATCHED.append((module, cls, attribute))
+    owner = getattr(importlib.import_module(module), cls)
+    if not hasattr(owner, attribute):
+        raise RuntimeError(
+            f"moto changed: {module}.{cls}.{attribute} is gone. localcore is pinned to moto 5.2.x; "
+            f"update localcore/aws/moto_patches for this moto version."
+        )
+    return owner
+
+
+def as_moto_error(error: AwsError) -> JsonRESTError:
+    """moto's response layer only serialises its own exception type; translate ours."""
+    moto_error = JsonRESTError(error.code, error.message)
+    moto_error.code = error.status
+    return moto_error
+
+
+_originals: dict[tuple[type, str], Any] = {}
+
+
+def _replace(owner: type, method: str, make: Callable[[Any], Callable[..., Any]]) -> None:
+    """Stack a wrapper on ``owner.method``; the first original is kept so `reset` can restore it."""
+    current = getattr(owner, method)
+    _originals.setdefault((owner, method), current)
+    wrapper = make(current)
+    functools.update_wrapper(wrapper, current)
+    setattr(owner, method, wrapper)
+
+
+def wrap_after(module: str, cls: str, method: str, after: Callable[..., None]) -> None:
+    """Call ``after(self, result, *args, **kwargs)`` once moto's method returned successfully."""
+    owner = require(module, cls, method)
+
+    def make(original):
+        def wrapper(self, *args, **kwargs):
+            result = original(self, *args, **kwargs)
+            after(self, result, *args, **kwargs)
+            return result
+        return wrapper
+
+    _replace(owner, method, make)
+
+
+def wrap_around(module: str, cls: str, method: str, around: Callable[..., Any]) -> None:
+    """Replace moto's method by ``around(original, self, *args, **kwargs)``."""
+    owner = require(module, cls, method)
+
+    def make(original):
+        def wrapper(self, *args, **kwargs):
+            return around(original, self, *args, **kwargs)
+        return wrapper
+
+    _replace(owner, method, make)
+
+
+def reset() -> None:
+    """Restore every patched moto method (tests; and before re-applying for another lab)."""
+    for (owner, method), original in _originals.items():
+        setattr(owner, method, original)
+    _originals.clear()
+
+
+def apply(lab: Any) -> None:
+    """Apply every patch for this lab (idempotent: re-applying replaces the lab they talk to)."""
+    reset()
+    iot = default_user_config.setdefault("iot", {})
+    iot["use_valid_cert"] = True  # certificate ids are SHA-256 of the DER, as in AWS
+    for name in _SUBMODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.install(lab)
+    _applied["lab"] = lab
+
+
+def current_lab() -> Any:
+    return _applied.get("lab")

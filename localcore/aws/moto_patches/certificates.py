@@ -1,0 +1,36 @@
+"""Device certificates issued by the lab's own issuing CA, as AWS issues them from its CA.
+
+moto signs a self-signed certificate for a *new* key even in CreateCertificateFromCsr (the CSR's
+public key is thrown away), so a device could never use it. These patches make moto's
+certificate-creating operations use the lab's PKI: the CSR's key and subject are kept, the issuer is
+the lab's issuing CA, and certificate ids are SHA-256 of the DER (``use_valid_cert``, set in
+``apply``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import AwsError
+from . import as_moto_error, wrap_around
+
+MODELS = "moto.iot.models"
+
+
+def install(lab: Any) -> None:
+    def generate_certificate_pem(original, self, domain_name, subject, key=None):
+        if key is None:  # moto uses this for server certificates of domain configurations
+            return original(self, domain_name, subject, key)
+        return lab.pki.issue_for_public_key(key.public_key(), subject)
+
+    def create_certificate_from_csr(original, self, csr, set_as_active):
+        try:
+            pem = lab.pki.issue_from_csr(csr)
+        except AwsError as error:
+            raise as_moto_error(error) from None
+        return self.register_certificate(
+            pem, ca_certificate_pem=None, set_as_active=set_as_active, status="INACTIVE"
+        )
+
+    wrap_around(MODELS, "IoTBackend", "_generate_certificate_pem", generate_certificate_pem)
+    wrap_around(MODELS, "IoTBackend", "create_certificate_from_csr", create_certificate_from_csr)

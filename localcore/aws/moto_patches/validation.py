@@ -1,0 +1,94 @@
+"""Input checks AWS makes and moto skips, so bad input gets AWS's error and stored data survives.
+
+- Thing, thing type and thing group names must match ``[a-zA-Z0-9:_-]+`` (1-128 characters).
+- CreateThing for an existing name: AWS answers with the existing thing when nothing differs and
+  ``ResourceAlreadyExistsException`` otherwise; moto silently replaced the thing (losing its id,
+  shadows and attachments).
+- Policy names match ``[\\w+=,.@-]+`` and policy documents must parse
+  (``MalformedPolicyException``), checked by the same evaluator the broker uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ...errors import AwsError, InvalidRequestException, ResourceAlreadyExistsException
+from . import as_moto_error, wrap_around
+
+MODELS = "moto.iot.models"
+NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
+POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+
+
+def check_name(kind: str, name: Any) -> None:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise InvalidRequestException(
+            f"{kind} name {name!r} is not valid: use 1-128 characters from a-z, A-Z, 0-9, ':', '_' and '-'."
+        )
+
+
+def check_policy(name: Any, document: Any) -> None:
+    from ...iot.policy import parse_policy
+
+    if not isinstance(name, str) or not POLICY_NAME.match(name):
+        raise InvalidRequestException(
+            f"Policy name {name!r} is not valid: use 1-128 characters from letters, digits and +=,.@_-"
+        )
+    parse_policy(document if isinstance(document, (str, dict)) else json.dumps(document))
+
+
+def _guard(check):
+    """Run ``check`` before moto's method; our AwsError becomes moto's error type."""
+
+    def around(original, self, *args, **kwargs):
+        try:
+            existing = check(self, *args, **kwargs)
+        except AwsError as error:
+            raise as_moto_error(error) from None
+        if existing is not None:
+            return existing
+        return original(self, *args, **kwargs)
+
+    return around
+
+
+def _create_thing(self, thing_name, thing_type_name=None, attribute_payload=None, *args, **kwargs):
+    check_name("Thing", thing_name)
+    if thing_type_name:
+        check_name("Thing type", thing_type_name)
+    for thing in list(self.things.values()):
+        if thing.thing_name == thing_name:
+            same_type = (thing.thing_type.thing_type_name if thing.thing_type else None) == (thing_type_name or None)
+            attributes = (attribute_payload or {}).get("attributes") or {}
+            if same_type and dict(thing.attributes) == dict(attributes):
+                return thing  # idempotent, as AWS
+            raise ResourceAlreadyExistsException(
+                f"Thing {thing_name} already exists in account with different attributes"
+            )
+    return None
+
+
+def _create_thing_type(self, thing_type_name, *args, **kwargs):
+    check_name("Thing type", thing_type_name)
+
+
+def _create_thing_group(self, thing_group_name, *args, **kwargs):
+    check_name("Thing group", thing_group_name)
+
+
+def _create_policy(self, policy_name, policy_document, *args, **kwargs):
+    check_policy(policy_name, policy_document)
+
+
+def _create_policy_version(self, policy_name, policy_document, *args, **kwargs):
+    check_policy(policy_name, policy_document)
+
+
+def install(lab: Any) -> None:
+    wrap_around(MODELS, "IoTBackend", "create_thing", _guard(_create_thing))
+    wrap_around(MODELS, "IoTBackend", "create_thing_type", _guard(_create_thing_type))
+    wrap_around(MODELS, "IoTBackend", "create_thing_group", _guard(_create_thing_group))
+    wrap_around(MODELS, "IoTBackend", "create_policy", _guard(_create_policy))
+    wrap_around(MODELS, "IoTBackend", "create_policy_version", _guard(_create_policy_version))

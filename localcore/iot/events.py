@@ -1,0 +1,204 @@
+"""Registry events (``$aws/events/...``): topics and payloads as AWS IoT publishes them.
+
+Pure builders over plain records: each returns ``(topic, payload)`` and knows nothing of moto or
+the broker. ``localcore.aws.moto_patches.hooks`` turns moto's objects into these records, checks
+that the event type is enabled, and publishes. Shapes follow reference section 1 (AWS "Registry
+events" page): timestamps in milliseconds, ``null`` for absent values, ``versionNumber`` 1 on
+create and +1 per update.
+
+Each family has its event-configuration key (``UpdateEventConfigurations``) next to its builder;
+job, job-execution and CA-certificate events belong here too when they come.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+Event = tuple[str, dict[str, Any]]
+PREFIX = "$aws/events"
+
+CREATED, UPDATED, DELETED = "CREATED", "UPDATED", "DELETED"
+ADDED, REMOVED = "ADDED", "REMOVED"
+Change = Literal["CREATED", "UPDATED", "DELETED"]
+Link = Literal["ADDED", "REMOVED"]
+
+# Event-configuration keys (the ``EventType`` enum), one per family below.
+THING = "THING"
+THING_TYPE = "THING_TYPE"
+THING_TYPE_ASSOCIATION = "THING_TYPE_ASSOCIATION"
+THING_GROUP = "THING_GROUP"
+THING_GROUP_MEMBERSHIP = "THING_GROUP_MEMBERSHIP"
+THING_GROUP_HIERARCHY = "THING_GROUP_HIERARCHY"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What every event carries besides its subject: account, time (ms) and a fresh id."""
+
+    account_id: str
+    timestamp_ms: int
+    event_id: str
+
+    @classmethod
+    def now(
+        cls,
+        account_id: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> "Stamp":
+        return cls(account_id, int(clock() * 1000), new_id())
+
+
+@dataclass(frozen=True)
+class ThingRecord:
+    name: str
+    id: str
+    arn: str
+    version: int
+    type_name: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ThingTypeRecord:
+    name: str
+    id: str
+    deprecated: bool = False
+    deprecation_ms: int | None = None
+    searchable_attributes: tuple[str, ...] = ()
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """A thing group as the hierarchy and membership events name it."""
+
+    name: str
+    id: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class ThingGroupRecord:
+    group: GroupRef
+    version: int
+    description: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    ancestors: tuple[GroupRef, ...] = ()  # root first, direct parent last
+
+
+def _head(event_type: str, operation: str, stamp: Stamp) -> dict[str, Any]:
+    return {
+        "eventType": event_type,
+        "eventId": stamp.event_id,
+        "timestamp": stamp.timestamp_ms,
+        "operation": operation,
+        "accountId": stamp.account_id,
+    }
+
+
+# -- THING ------------------------------------------------------------------------------------------
+def thing_event(operation: Change, thing: ThingRecord, stamp: Stamp) -> Event:
+    """``$aws/events/thing/<name>/<created|updated|deleted>``."""
+    payload = _head("THING_EVENT", operation, stamp) | {
+        "thingId": thing.id,
+        "thingName": thing.name,
+        "versionNumber": thing.version,
+        "thingTypeName": thing.type_name,
+        "attributes": dict(thing.attributes),
+    }
+    return f"{PREFIX}/thing/{thing.name}/{operation.lower()}", payload
+
+
+# -- THING_TYPE ---------------------------------------------------------------------------------------
+def thing_type_event(operation: Change, thing_type: ThingTypeRecord, stamp: Stamp) -> Event:
+    """``$aws/events/thingType/<name>/<created|updated|deleted>``; (un)deprecation is ``updated``."""
+    payload = _head("THING_TYPE_EVENT", operation, stamp) | {
+        "thingTypeId": thing_type.id,
+        "thingTypeName": thing_type.name,
+        "isDeprecated": thing_type.deprecated,
+        "deprecationDate": thing_type.deprecation_ms,
+        "searchableAttributes": list(thing_type.searchable_attributes),
+        "description": thing_type.description,
+    }
+    return f"{PREFIX}/thingType/{thing_type.name}/{operation.lower()}", payload
+
+
+# -- THING_TYPE_ASSOCIATION ----------------------------------------------------------------------------
+def thing_type_association_event(operation: Link, thing: ThingRecord, type_name: str, stamp: Stamp) -> Event:
+    """``$aws/events/thingTypeAssociation/thing/<thing>/thingType/<type>/<added|removed>``.
+
+    The current AWS page uses ADDED/REMOVED and this long topic; an older revision showed
+    CREATED/DELETED on ``.../thing/<thing>/<type>``. The payload has no ``accountId``.
+    """
+    payload = {
+        "eventId": stamp.event_id,
+        "eventType": "THING_TYPE_ASSOCIATION_EVENT",
+        "operation": operation,
+        "thingId": thing.id,
+        "thingName": thing.name,
+        "thingTypeName": type_name,
+        "timestamp": stamp.timestamp_ms,
+    }
+    topic = f"{PREFIX}/thingTypeAssociation/thing/{thing.name}/thingType/{type_name}/{operation.lower()}"
+    return topic, payload
+
+
+# -- THING_GROUP --------------------------------------------------------------------------------------
+def thing_group_event(operation: Change, record: ThingGroupRecord, stamp: Stamp) -> Event:
+    """``$aws/events/thingGroup/<name>/<created|updated|deleted>``.
+
+    A root group has ``null`` parent fields and an empty ``rootToParentThingGroups`` [unconfirmed:
+    AWS shows only a child group's payload].
+    """
+    parent = record.ancestors[-1] if record.ancestors else None
+    payload = _head("THING_GROUP_EVENT", operation, stamp) | {
+        "thingGroupId": record.group.id,
+        "thingGroupName": record.group.name,
+        "versionNumber": record.version,
+        "parentGroupName": parent.name if parent else None,
+        "parentGroupId": parent.id if parent else None,
+        "description": record.description,
+        "rootToParentThingGroups": [{"groupArn": g.arn, "groupId": g.id} for g in record.ancestors],
+        "attributes": dict(record.attributes),
+        "dynamicGroupMappingId": None,
+    }
+    return f"{PREFIX}/thingGroup/{record.group.name}/{operation.lower()}", payload
+
+
+# -- THING_GROUP_MEMBERSHIP ---------------------------------------------------------------------------
+def thing_group_membership_event(
+    operation: Link, group: GroupRef, thing: ThingRecord, membership_id: str, stamp: Stamp
+) -> Event:
+    """``$aws/events/thingGroupMembership/thingGroup/<group>/thing/<thing>/<added|removed>``.
+
+    Names appear only in the topic; the payload carries ARNs and ids.
+    """
+    payload = _head("THING_GROUP_MEMBERSHIP_EVENT", operation, stamp) | {
+        "groupArn": group.arn,
+        "groupId": group.id,
+        "thingArn": thing.arn,
+        "thingId": thing.id,
+        "membershipId": membership_id,
+    }
+    topic = f"{PREFIX}/thingGroupMembership/thingGroup/{group.name}/thing/{thing.name}/{operation.lower()}"
+    return topic, payload
+
+
+# -- THING_GROUP_HIERARCHY ----------------------------------------------------------------------------
+def thing_group_hierarchy_event(operation: Link, parent: GroupRef, child: GroupRef, stamp: Stamp) -> Event:
+    """``$aws/events/thingGroupHierarchy/thingGroup/<parent>/childThingGroup/<child>/<added|removed>``."""
+    payload = _head("THING_GROUP_HIERARCHY_EVENT", operation, stamp) | {
+        "thingGroupId": parent.id,
+        "thingGroupName": parent.name,
+        "childGroupId": child.id,
+        "childGroupName": child.name,
+    }
+    topic = (
+        f"{PREFIX}/thingGroupHierarchy/thingGroup/{parent.name}/childThingGroup/{child.name}/{operation.lower()}"
+    )
+    return topic, payload

@@ -1,0 +1,225 @@
+"""Start, stop and inspect the one lab process (`python -m localcore start|stop|status|env`).
+
+The running lab writes ``<home>/lab.json`` (pid, ports, start time) once both listeners answer and
+removes it when it stops. A lab that died leaves that file behind; it is recognised as stale because
+its pid is gone or its health endpoint does not answer with that pid, and it never blocks a start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import LabConfig
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+HEALTH_PATH = "/_localcore/health"
+STATUS_PATH = "/_localcore/status"
+
+
+class LabError(RuntimeError):
+    """A lab command could not do what was asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    pid: int
+    http_port: int
+    mqtt_port: int
+    started_at: float
+    home: str
+
+
+def read_state(config: LabConfig) -> LabInfo | None:
+    try:
+        data = json.loads(config.state_file.read_text())
+        return LabInfo(**{k: data[k] for k in LabInfo.__dataclass_fields__})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_state(config: LabConfig, info: LabInfo) -> None:
+    config.home.mkdir(parents=True, exist_ok=True)
+    tmp = config.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info.__dict__, indent=2))
+    os.replace(tmp, config.state_file)
+
+
+def remove_state(config: LabConfig, pid: int) -> None:
+    """Remove the state file if it still belongs to ``pid``."""
+    info = read_state(config)
+    if info is not None and info.pid == pid:
+        config.state_file.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _get_json(url: str, timeout: float = 2.0) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback only)
+            return json.loads(response.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+def _port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def running_lab(config: LabConfig) -> LabInfo | None:
+    """The lab described by the state file, if it is really alive and answering; else None."""
+    info = read_state(config)
+    if info is None or not _pid_alive(info.pid):
+        return None
+    health = _get_json(f"http://{config.host}:{info.http_port}{HEALTH_PATH}")
+    if not health or health.get("pid") != info.pid:
+        return None
+    if not _port_answers(config.host, info.mqtt_port):
+        return None
+    return info
+
+
+def _check_port_free(host: str, port: int, what: str, variable: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise LabError(
+                f"Cannot start the lab: port {port} ({what}) on {host} is already in use "
+                f"by another program ({exc.strerror}). Stop that program, or choose another port, "
+                f"e.g. `export {variable}={port + 1}`."
+            ) from None
+
+
+def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
+    """Start the lab in the background, or reuse the one already running. Returns when it answers."""
+    existing = running_lab(config)
+    if existing is not None:
+        if not quiet:
+            print(f"The lab is already running (pid {existing.pid}); reusing it.")
+        return existing
+    stale = read_state(config)
+    if stale is not None:
+        # The lab died (or was killed) without cleaning up: its state file must not block us.
+        if _pid_alive(stale.pid) and _is_lab_process(stale.pid):
+            _terminate(stale.pid)
+        config.state_file.unlink(missing_ok=True)
+
+    _check_port_free(config.host, config.http_port, "AWS APIs over HTTP", "LOCALCORE_HTTP_PORT")
+    _check_port_free(config.host, config.mqtt_port, "MQTT over TLS", "LOCALCORE_MQTT_PORT")
+
+    config.home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        LOCALCORE_HOME=str(config.home),
+        LOCALCORE_HTTP_PORT=str(config.http_port),
+        LOCALCORE_MQTT_PORT=str(config.mqtt_port),
+        LOCALCORE_REGION=config.region,
+    )
+    with open(config.log_file, "ab") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "localcore", "serve"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # survives the notebook kernel or shell that started it
+            cwd=str(config.home),
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LabError(
+                f"The lab exited during start (exit code {process.returncode}).\n"
+                f"Last lines of {config.log_file}:\n{_tail(config.log_file)}"
+            )
+        info = running_lab(config)
+        if info is not None and info.pid == process.pid:
+            if not quiet:
+                print(
+                    f"Lab started (pid {info.pid}): AWS APIs on {config.http_url}, "
+                    f"MQTT on {config.endpoint_host}:{info.mqtt_port}"
+                )
+            return info
+        time.sleep(0.05)
+    _terminate(process.pid)
+    raise LabError(
+        f"The lab did not answer within {START_TIMEOUT_S:.0f} s; stopped it.\n"
+        f"Last lines of {config.log_file}:\n{_tail(config.log_file)}"
+    )
+
+
+def _is_lab_process(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"localcore" in cmdline and b"serve" in cmdline
+
+
+def _terminate(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline and _pid_alive(pid):
+        try:  # reap it if it is our child
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def stop(config: LabConfig, *, quiet: bool = False) -> bool:
+    """Stop the lab started from this home. Returns False when none was running."""
+    info = read_state(config)
+    if info is None or not _pid_alive(info.pid) or not _is_lab_process(info.pid):
+        config.state_file.unlink(missing_ok=True)
+        if not quiet:
+            print("No lab is running.")
+        return False
+    _terminate(info.pid)
+    config.state_file.unlink(missing_ok=True)
+    if not quiet:
+        print(f"Lab stopped (pid {info.pid}).")
+    return True
+
+
+def status(config: LabConfig) -> dict | None:
+    info = running_lab(config)
+    if info is None:
+        return None
+    return _get_json(f"http://{config.host}:{info.http_port}{STATUS_PATH}")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

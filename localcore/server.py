@@ -1,0 +1,91 @@
+"""The lab process: AWS APIs over HTTP and MQTT over mutual TLS, in one process.
+
+`python -m localcore serve` runs this in the foreground; `python -m localcore start` runs it in the
+background (see `lifecycle`). The HTTP server runs on werkzeug threads, the broker on the main
+asyncio loop. The state file is written only once both listeners answer, and removed on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+import time
+
+from werkzeug.serving import make_server
+
+from . import lifecycle
+from .config import LabConfig
+from .runtime import Lab
+
+log = logging.getLogger("localcore")
+
+
+
+def build_lab(config: LabConfig) -> Lab:
+    from .aws import moto_patches
+    from .pki import LabPKI
+
+    pki = LabPKI.load_or_create(config.home)
+    lab = Lab(config, pki)
+    moto_patches.apply(lab)
+    return lab
+
+
+def serve(config: LabConfig) -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOCALCORE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("amqtt", "transitions", "werkzeug", "botocore", "moto"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(_serve(config))
+
+
+def _request_handler():
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class LabRequestHandler(MotoRequestHandler):
+        """moto's handler, logging requests at DEBUG instead of printing each one to the lab log."""
+
+        def log_request(self, code="-", size="-") -> None:
+            log.debug("%s %s %s", self.command, self.path, code)
+
+    return LabRequestHandler
+
+
+async def _serve(config: LabConfig) -> None:
+    from .aws.app import LabApp
+    from .mqtt.broker import LabBroker
+
+    lab = build_lab(config)
+    app = LabApp(lab)
+    http = make_server(config.host, config.http_port, app, threaded=True, request_handler=_request_handler())
+    http_thread = threading.Thread(target=http.serve_forever, name="http", daemon=True)
+    http_thread.start()
+
+    lab.loop = asyncio.get_running_loop()
+    broker = LabBroker(lab)
+    await broker.start()
+    lab.broker = broker
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        lab.loop.add_signal_handler(sig, stop.set)
+
+    info = lifecycle.LabInfo(
+        pid=os.getpid(), http_port=config.http_port, mqtt_port=config.mqtt_port,
+        started_at=lab.started_at, home=str(config.home),
+    )
+    lifecycle.write_state(config, info)
+    log.info("lab ready in %.2f s: http %s, mqtt %s:%d", time.time() - lab.started_at,
+             config.http_url, config.endpoint_host, config.mqtt_port)
+    try:
+        await stop.wait()
+    finally:
+        log.info("lab stopping")
+        lifecycle.remove_state(config, os.getpid())
+        await broker.shutdown()
+        http.shutdown()

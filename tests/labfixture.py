@@ -1,0 +1,71 @@
+"""A real lab process for tests: its own home folder and free ports, stopped by PID afterwards."""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+
+from localcore import lifecycle
+from localcore.config import LabConfig
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningLab:
+    config: LabConfig
+    info: lifecycle.LabInfo
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for subprocesses (AWS CLI, mosquitto, notebooks) pointing at this lab."""
+        env = dict(os.environ)
+        env.update(self.config.env_exports())
+        env.update(
+            LOCALCORE_HOME=str(self.config.home),
+            LOCALCORE_HTTP_PORT=str(self.config.http_port),
+            LOCALCORE_MQTT_PORT=str(self.config.mqtt_port),
+        )
+        env.pop("AWS_PROFILE", None)
+        return env
+
+    def client(self, service: str):
+        exports = self.config.env_exports()
+        return boto3.client(
+            service,
+            endpoint_url=exports["AWS_ENDPOINT_URL"],
+            region_name=self.config.region,
+            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    @property
+    def root_ca(self) -> Path:
+        return self.config.root_ca_path
+
+    @property
+    def mqtt_host(self) -> str:
+        return self.config.endpoint_host
+
+    @property
+    def mqtt_port(self) -> int:
+        return self.config.mqtt_port
+
+
+def start_lab(home: Path) -> RunningLab:
+    config = LabConfig(home=home, http_port=free_port(), mqtt_port=free_port())
+    info = lifecycle.start(config, quiet=True)
+    return RunningLab(config, info)
+
+
+def stop_lab(lab: RunningLab) -> None:
+    lifecycle.stop(lab.config, quiet=True)
