@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
             return _print_status(config)
         elif args.command == "env":
             exports = config.env_exports()
-            if args.json:
+            if args.json:  # for programs (the notebooks' helpers): includes the console identity
+                exports.update(IOT_CONSOLE_CERT=str(config.console_cert_path), IOT_CONSOLE_KEY=str(config.console_key_path))
                 print(json.dumps(exports, indent=2))
             else:
                 for key, value in exports.items():

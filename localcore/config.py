@@ -84,6 +84,15 @@ class LabConfig:
     def root_ca_path(self) -> Path:
         return self.home / "pki" / "root-ca.pem"
 
+    @property
+    def console_cert_path(self) -> Path:
+        """The privileged console identity (the stand-in for the AWS console's MQTT test client)."""
+        return self.home / "pki" / "console-cert.pem"
+
+    @property
+    def console_key_path(self) -> Path:
+        return self.home / "pki" / "console-key.pem"
+
     def env_exports(self) -> dict[str, str]:
         """What AWS's own tools need to reach the lab unmodified."""
         return {

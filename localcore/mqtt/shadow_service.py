@@ -70,8 +70,8 @@ def replies_to(store: ShadowStore, request: ShadowTopic, payload: bytes, now: in
     return [(response_topic(thing, name, op, "accepted"), document)]
 
 
-def answer_mqtt_request(lab: Any, request: ShadowTopic, payload: bytes) -> None:
-    """Handle a shadow request a client published and publish the replies."""
+def answer_request(lab: Any, request: ShadowTopic, payload: bytes) -> None:
+    """Answer a shadow request published by a client (MQTT, or iot-data Publish) on its topics."""
     for topic, body in replies_to(shadow_store(lab), request, payload, now_seconds()):
         lab.publish(topic, body, REPLY_QOS)
 

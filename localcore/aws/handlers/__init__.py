@@ -22,6 +22,7 @@ MODULES = (
     "register_thing",
     "registration_tasks",
     "certificates",
+    "data_plane",
 )
 
 

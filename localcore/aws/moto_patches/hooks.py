@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 
 def install(lab: Any) -> None:
-    """Wrap moto's IoT backend so that registry changes reach ``lab`` (idempotent)."""
+    """Wrap moto's IoT backend so that registry changes reach ``lab`` (``apply`` resets first)."""
     for name in LOOKUPS:
         require(MODELS, BACKEND, name)
     hooks = RegistryHooks(lab)
@@ -187,7 +187,8 @@ class RegistryHooks:
             record = thing_group_record(backend, backend.describe_thing_group(name))
             self.emit(THING_GROUP, thing_group_event, CREATED, record)
             if record.ancestors:
-                self.emit(THING_GROUP_HIERARCHY, thing_group_hierarchy_event, ADDED, record.ancestors[-1], record.group)
+                parent = record.ancestors[-1]
+                self.emit(THING_GROUP_HIERARCHY, thing_group_hierarchy_event, ADDED, parent, record.group)
         return result
 
     def update_thing_group(self, original: Callable, backend: Any, *args: Any, **kwargs: Any) -> Any:
@@ -207,7 +208,8 @@ class RegistryHooks:
                 del ids[key]
             self.emit(THING_GROUP, thing_group_event, DELETED, record)
             if record.ancestors:
-                self.emit(THING_GROUP_HIERARCHY, thing_group_hierarchy_event, REMOVED, record.ancestors[-1], record.group)
+                parent = record.ancestors[-1]
+                self.emit(THING_GROUP_HIERARCHY, thing_group_hierarchy_event, REMOVED, parent, record.group)
             self.lab.registry_changed()
         return result
 

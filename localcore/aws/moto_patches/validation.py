@@ -58,16 +58,14 @@ def _create_thing(self, thing_name, thing_type_name=None, attribute_payload=None
     check_name("Thing", thing_name)
     if thing_type_name:
         check_name("Thing type", thing_type_name)
-    for thing in list(self.things.values()):
-        if thing.thing_name == thing_name:
-            same_type = (thing.thing_type.thing_type_name if thing.thing_type else None) == (thing_type_name or None)
-            attributes = (attribute_payload or {}).get("attributes") or {}
-            if same_type and dict(thing.attributes) == dict(attributes):
-                return thing  # idempotent, as AWS
-            raise ResourceAlreadyExistsException(
-                f"Thing {thing_name} already exists in account with different attributes"
-            )
-    return None
+    thing = self.things.get(f"arn:aws:iot:{self.region_name}:{self.account_id}:thing/{thing_name}")
+    if thing is None:
+        return None
+    same_type = (thing.thing_type.thing_type_name if thing.thing_type else None) == (thing_type_name or None)
+    attributes = (attribute_payload or {}).get("attributes") or {}
+    if same_type and dict(thing.attributes) == dict(attributes):
+        return thing  # idempotent, as AWS
+    raise ResourceAlreadyExistsException(f"Thing {thing_name} already exists in account with different attributes")
 
 
 def _create_thing_type(self, thing_type_name, *args, **kwargs):

@@ -1,0 +1,500 @@
+"""The lab's MQTT broker: amqtt carries MQTT 3.1.1 over mutual TLS; this module adds AWS IoT Core's
+rules for who may connect and what each connection may do.
+
+Why a subclass of ``amqtt.broker.Broker`` and not amqtt plugins: amqtt's plugin hooks can answer
+"allowed or not", but a denied PUBLISH is then only dropped (AWS disconnects an MQTT 3.1.1 client),
+a PUBLISH to any ``$`` topic is refused outright (AWS accepts ``$aws/things/<thing>/shadow/...``,
+``.../jobs/...`` and ``$aws/rules/...`` from devices), authentication happens after amqtt has
+already replaced the session of a live client with the same client id, and every hook is an
+awaited fan-out per message. The subclass is the one seam; each override below is small and says
+which amqtt method it replaces and why. Everything else (packet codec, QoS flows, retained
+messages, persistent sessions, the broadcast loop) is amqtt's.
+
+What the broker enforces (reference sections 1.6, 4.3, 5, 6, 13):
+
+* TLS 1.2+ only, the client certificate required, trusted when issued by the lab's issuing CA or
+  by a CA added at run time with `LabBroker.trust_ca` (RegisterCACertificate).
+* CONNECT: the certificate must be registered and usable (`identity`), and ``iot:Connect`` on
+  ``client/<clientId>`` allowed; otherwise CONNACK 5 ("not authorised") and the socket closes.
+  A second connection with the same client id disconnects the first (DUPLICATE_CLIENTID).
+* PUBLISH: ``iot:Publish`` (and ``iot:RetainPublish`` when retained) on ``topic/<t>``; denied →
+  the client is disconnected. Clients may publish to their reserved topics (shadow, jobs, basic
+  ingest), any other ``$`` topic disconnects them.
+* SUBSCRIBE: ``iot:Subscribe`` per filter on ``topicfilter/<f>``; denied → SUBACK 0x80 for it.
+* Delivery: ``iot:Receive`` on ``topic/<t>`` for each subscriber; denied → not delivered.
+* Lifecycle events on ``$aws/events/presence/...`` and ``$aws/events/subscriptions/...``.
+* A certificate that stops being usable (made INACTIVE, REVOKED, deleted, or its CA deactivated)
+  loses its live connections within `CERT_RECHECK_INTERVAL_S`.
+
+Hooks for later features, each called on the broker's loop only if the lab defines it (they must
+return quickly and are isolated: an exception is logged, never passed to the client):
+
+* ``lab.on_message(topic, payload, client_id)``: every message accepted from a client and every
+  service publish (``client_id`` None) — the rules engine's feed.
+* ``lab.on_jobs_request(thing_name, topic, payload, client_id)``: a client published to
+  ``$aws/things/<thing>/jobs/...`` (the message is also delivered to subscribers).
+* ``lab.on_basic_ingest(rule_name, topic, payload, client_id)``: a client published to
+  ``$aws/rules/<rule>/...`` (basic ingest: never delivered to subscribers).
+* ``lab.on_unknown_certificate(chain_ders, client_id)``: see `localcore.mqtt.identity`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.constants import QOS_0
+from amqtt.mqtt.disconnect import DisconnectPacket
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.session import Session
+
+from localcore.iot.shadow import parse_shadow_topic
+
+from . import lifecycle_events as events
+from .authorizer import (
+    PUBLISH,
+    RECEIVE,
+    RETAIN_PUBLISH,
+    SUBSCRIBE,
+    UNRESTRICTED,
+    CONNECT,
+    ConnectionAuthorizer,
+    PolicyBook,
+    Unrestricted,
+    resolve_grants,
+)
+from .identity import (
+    ConnectionRefused,
+    Identity,
+    console_certificate_id,
+    console_credentials,
+    identify,
+    peer_chain,
+    registry_problem,
+)
+from .shadow_service import answer_request, shadow_store
+
+log = logging.getLogger("localcore.mqtt")
+
+CONNECTION = "localcore.connection"  # key of our Connection in amqtt's Session.attributes
+# AWS keeps a persistent session (CONNECT with cleanSession=0) for one hour by default.
+PERSISTENT_SESSION_EXPIRY_S = 3600
+CERT_RECHECK_INTERVAL_S = 1.0
+EVICTION_TIMEOUT_S = 5.0
+EVENT_QOS = 0  # [unconfirmed] QoS of lifecycle events
+
+SHADOW, JOBS, BASIC_INGEST, FORBIDDEN = "shadow", "jobs", "rules", "forbidden"
+# ``$aws/things/<thing>/<kind>/...`` topics a client may publish to.
+THING_TOPIC_KINDS = (SHADOW, JOBS)
+
+_AMQTT_ACTIONS = {Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE, Action.PUBLISH: PUBLISH}
+
+
+@dataclass(frozen=True)
+class ReservedTopic:
+    """A ``$`` topic: ``kind`` is shadow, jobs, rules (basic ingest) or forbidden."""
+
+    kind: str
+    name: str = ""  # the thing name or the rule name
+
+
+def reserved_topic(topic: str) -> ReservedTopic | None:
+    """How a client's publish to ``topic`` is routed when it starts with ``$`` (None otherwise)."""
+    if not topic.startswith("$"):
+        return None
+    parts = topic.split("/")
+    if len(parts) >= 5 and parts[:2] == ["$aws", "things"] and parts[2] and parts[3] in THING_TOPIC_KINDS:
+        return ReservedTopic(parts[3], parts[2])
+    if len(parts) >= 4 and parts[:2] == ["$aws", "rules"] and parts[2]:
+        return ReservedTopic(BASIC_INGEST, parts[2])
+    return ReservedTopic(FORBIDDEN)
+
+
+def publish_problem(topic: str, retain: bool, authorizer: Any) -> str | None:
+    """The disconnect reason a client's PUBLISH earns, or None when it is accepted."""
+    if not topic or "+" in topic or "#" in topic:
+        return events.CLIENT_ERROR
+    if topic[0] == "$" and reserved_topic(topic).kind == FORBIDDEN:  # type: ignore[union-attr]
+        return events.CLIENT_ERROR
+    if not authorizer.allowed(PUBLISH, topic) or (retain and not authorizer.allowed(RETAIN_PUBLISH, topic)):
+        return events.AUTH_ERROR
+    return None
+
+
+def server_tls_context(pki: Any) -> ssl.SSLContext:
+    """TLS 1.2+, the lab's server chain, client certificates required and checked against the
+    issuing CA (not self-signed, hence ``VERIFY_X509_PARTIAL_CHAIN``)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(pki.server_cert_chain_path), str(pki.server_key_path))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    for pem in pki.trusted_ca_pems():
+        context.load_verify_locations(cadata=pem)
+    return context
+
+
+@dataclass(eq=False)
+class Connection:
+    """One admitted network connection (amqtt's Session may outlive it)."""
+
+    client_id: str
+    identity: Identity
+    authorizer: ConnectionAuthorizer | Unrestricted
+    presence: events.Presence | None  # None: no lifecycle events (console, or '#'/'+' in the id)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    handler: BrokerProtocolHandler | None = None
+    closing: bool = False  # the lab is disconnecting it: ignore what it still sends
+    reason: str = events.CONNECTION_LOST
+    client_initiated: bool = False
+
+
+class LabBroker(Broker):
+    """amqtt's broker with AWS IoT Core's authentication, authorisation and reserved topics.
+
+    ``enforce_policies=False`` skips policy checks for everyone (benchmarks compare both).
+    """
+
+    def __init__(self, lab: Any, *, enforce_policies: bool = True) -> None:
+        self.lab = lab
+        self.enforce_policies = enforce_policies
+        self.policy_book = PolicyBook()
+        self.tls = server_tls_context(lab.pki)
+        for ca in list(lab.iot.ca_certificates.values()):
+            self.trust_ca(ca.certificate_pem)
+        cert_path, _key_path = console_credentials(lab)
+        self.console_certificate_id = console_certificate_id(cert_path)
+        self._connections: dict[str, Connection] = {}
+        self._versions: dict[str, int] = {}
+        self._recheck: asyncio.Task | None = None
+        shadow_store(lab)
+        super().__init__({
+            "listeners": {"default": {
+                "type": "tcp", "bind": f"{lab.config.host}:{lab.config.mqtt_port}", "ssl": True,
+            }},
+            "plugins": {},  # none: every check is inline (see the module docstring)
+            "session_expiry_interval": PERSISTENT_SESSION_EXPIRY_S,
+        })
+
+    # -- the lab's API ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await super().start()
+        self._recheck = asyncio.create_task(self._recheck_certificates())
+
+    async def shutdown(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+        for connection in list(self._connections.values()):
+            connection.closing, connection.reason = True, events.SERVER_INITIATED_DISCONNECT
+        await super().shutdown()
+
+    def trust_ca(self, pem: str) -> None:
+        """Trust device certificates issued by ``pem`` from the next TLS handshake on."""
+        self.tls.load_verify_locations(cadata=pem)
+
+    async def publish_from_service(self, topic: str, data: bytes, qos: int = 0, retain: bool = False) -> None:
+        """Publish as AWS IoT itself does (events, shadow replies, iot-data Publish)."""
+        await self._broadcast_message(None, topic, data, force_qos=qos)
+        if retain:
+            await self.retain_message(None, topic, data, qos)
+        self.call_hook("on_message", topic, data, None)
+
+    def connected_count(self) -> int:
+        return len(self._connections)
+
+    def is_connected(self, client_id: str) -> bool:
+        return client_id in self._connections
+
+    def connected_client_ids(self) -> list[str]:
+        return list(self._connections)
+
+    # -- admission (replaces amqtt's CONNECT handling) -----------------------------------------
+
+    async def _initialize_client_session(
+        self, reader: Any, writer: Any, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        """Replaces amqtt's: admit the client before any stored session is touched (amqtt deletes
+        or resumes the session of a live client with the same id first, and a resumed session
+        would keep the old connection's certificate), then disconnect a live client with that id,
+        then create or resume the session as amqtt does."""
+        try:
+            handler, incoming = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+        except (AMQTTError, MQTTError, NoDataError) as exc:
+            await writer.close()
+            raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
+        try:
+            connection = self._admit(incoming)
+        except ConnectionRefused as refusal:
+            await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+            await writer.close()
+            log.info("refused client %r from %s: %s", incoming.client_id, remote_address, refusal)
+            raise AMQTTError(f"refused: {refusal}") from None
+
+        client_id = connection.client_id
+        await self._evict(client_id)
+        session = incoming
+        stored = self._sessions.get(client_id)
+        if incoming.clean_session:
+            await self._delete_session(client_id)
+        elif stored is not None:
+            session = stored[0]
+            for name in ("will_flag", "will_retain", "will_qos", "will_topic", "will_message", "keep_alive",
+                         "username", "password", "remote_address", "remote_port", "ssl_object"):
+                setattr(session, name, getattr(incoming, name))
+        session.parent = 1 if session is not incoming else 0
+        session.attributes[CONNECTION] = connection
+        return handler, session
+
+    def _admit(self, session: Session) -> Connection:
+        """Authenticate the certificate and authorise ``iot:Connect``, or raise ConnectionRefused."""
+        client_id = session.client_id or ""
+        try:
+            identity = identify(
+                self.lab.iot, peer_chain(session.ssl_object), client_id,
+                console_certificate_id=self.console_certificate_id,
+                on_unknown=getattr(self.lab, "on_unknown_certificate", None),
+            )
+        except ConnectionRefused:
+            raise
+        except Exception as exc:  # a bug or a broken hook must refuse, not crash the listener
+            log.exception("authentication of %r failed", client_id)
+            raise ConnectionRefused(f"authentication failed: {exc}") from exc
+        authorizer = self._authorizer(identity, client_id, session.remote_address)
+        if not authorizer.allowed(CONNECT, client_id):
+            raise ConnectionRefused(f"iot:Connect on client/{client_id} is not allowed")
+        presence = None
+        if not identity.console and events.reportable(client_id):
+            version = self._versions[client_id] = self._versions.get(client_id, 0) + 1
+            presence = events.Presence(
+                client_id, str(uuid.uuid4()), identity.certificate_id, session.remote_address or "", version
+            )
+        return Connection(client_id, identity, authorizer, presence)
+
+    def _authorizer(self, identity: Identity, client_id: str, source_ip: str | None) -> ConnectionAuthorizer | Unrestricted:
+        if identity.console or not self.enforce_policies:
+            return UNRESTRICTED
+        lab, config = self.lab, self.lab.config
+
+        def resolve() -> Any:
+            return resolve_grants(
+                lab.iot, self.policy_book, region=config.region, account_id=config.account_id,
+                identity=identity, client_id=client_id, source_ip=source_ip,
+            )
+
+        return ConnectionAuthorizer(resolve, lambda: lab.generation)
+
+    async def _authenticate(self, session: Session, listener: Any) -> bool:
+        """Replaces amqtt's plugin fan-out: `_admit` already decided, before the session was used."""
+        return CONNECTION in session.attributes
+
+    async def _handle_client_session(self, reader, writer, client_session, handler, server, listener_name) -> None:
+        """Wraps amqtt's: track the live connection and publish its lifecycle events."""
+        connection: Connection = client_session.attributes[CONNECTION]
+        connection.handler = handler
+        self._connections[connection.client_id] = connection
+        if connection.presence is not None:
+            self._publish_event(connection.presence.connected(_now_ms()))
+        try:
+            await super()._handle_client_session(reader, writer, client_session, handler, server, listener_name)
+        finally:
+            if self._connections.get(connection.client_id) is connection:
+                del self._connections[connection.client_id]
+            connection.closed.set()
+            if connection.presence is not None:
+                self._publish_event(connection.presence.disconnected(
+                    _now_ms(), client_initiated=connection.client_initiated, reason=connection.reason
+                ))
+
+    async def _evict(self, client_id: str) -> None:
+        """Disconnect the live connection with this client id and wait until it is gone."""
+        old = self._connections.get(client_id)
+        if old is None:
+            return
+        await self._disconnect(old, events.DUPLICATE_CLIENTID)
+        try:
+            await asyncio.wait_for(old.closed.wait(), EVICTION_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("the previous connection of %r did not close in time", client_id)
+
+    async def _disconnect(self, connection: Connection, reason: str) -> None:
+        """Close a connection from the server side; amqtt's disconnect path then runs as usual."""
+        if connection.closing:
+            return
+        connection.closing, connection.reason = True, reason
+        if connection.handler is not None:
+            await connection.handler.handle_connection_closed()
+            await connection.handler.stop()  # closes the socket
+
+    async def _recheck_certificates(self) -> None:
+        """Disconnect clients whose certificate (or its CA) is no longer ACTIVE."""
+        while True:
+            await asyncio.sleep(CERT_RECHECK_INTERVAL_S)
+            for connection in list(self._connections.values()):
+                if connection.identity.console or connection.closing:
+                    continue
+                problem = registry_problem(self.lab.iot, connection.identity.certificate_id)
+                if problem is not None:
+                    log.info("disconnecting %r: %s", connection.client_id, problem)
+                    await self._disconnect(connection, events.AUTH_ERROR)
+
+    async def _handle_disconnect(self, client_session, handler, disconnect_waiter) -> None:
+        """Wraps amqtt's: note who ended the connection, and send the will as the client's own
+        publish (authorised, routed, offered to the rules) instead of amqtt's unchecked broadcast."""
+        connection: Connection | None = client_session.attributes.get(CONNECTION)
+        if connection is not None and connection.handler is handler:
+            if not connection.closing and isinstance(disconnect_waiter.result(), DisconnectPacket):
+                connection.reason, connection.client_initiated = events.CLIENT_INITIATED_DISCONNECT, True
+            elif client_session.will_flag:
+                client_session.will_flag = False
+                topic, retain = client_session.will_topic or "", bool(client_session.will_retain)
+                if publish_problem(topic, retain, connection.authorizer) is None:
+                    await self._accept(
+                        connection.client_id, topic, bytes(client_session.will_message or b""),
+                        client_session.will_qos or QOS_0, retain,
+                    )
+        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
+
+    # -- PUBLISH from clients (replaces amqtt's _handle_message_delivery) ----------------------
+
+    async def _handle_message_delivery(self, client_session, handler, wait_deliver) -> bool:
+        """Replaces amqtt's: authorise, disconnect on denial (amqtt only drops the message and
+        refuses every ``$`` topic), then route the message."""
+        message = wait_deliver.result()
+        connection: Connection = client_session.attributes[CONNECTION]
+        if message is None or connection.closing:
+            return True
+        retain = bool(message.publish_packet is not None and message.publish_packet.retain_flag)
+        problem = publish_problem(message.topic, retain, connection.authorizer)
+        if problem is not None:
+            log.info("disconnecting %r: PUBLISH to %r refused (%s)", connection.client_id, message.topic, problem)
+            await self._disconnect(connection, problem)
+            return True
+        await self._accept(connection.client_id, message.topic, bytes(message.data), message.qos or QOS_0, retain)
+        return True
+
+    async def _accept(self, client_id: str, topic: str, data: bytes, qos: int, retain: bool) -> None:
+        """Deliver an authorised client message and hand reserved topics to their services."""
+        reserved = reserved_topic(topic)
+        if reserved is not None and reserved.kind == BASIC_INGEST:
+            self.call_hook("on_basic_ingest", reserved.name, topic, data, client_id)
+            return
+        await self._broadcast_message(None, topic, data, force_qos=qos)
+        if retain:
+            await self.retain_message(None, topic, data, qos)
+        self.call_hook("on_message", topic, data, client_id)
+        if reserved is None:
+            return
+        if reserved.kind == SHADOW:
+            request = parse_shadow_topic(topic)
+            if request is not None:
+                try:
+                    answer_request(self.lab, request, data)
+                except Exception:
+                    log.exception("shadow request on %r failed", topic)
+        elif reserved.kind == JOBS:
+            self.call_hook("on_jobs_request", reserved.name, topic, data, client_id)
+
+    # -- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        """Replaces amqtt's plugin fan-out (used by amqtt's add_subscription for SUBSCRIBE)."""
+        connection: Connection | None = session.attributes.get(CONNECTION)
+        return connection is not None and connection.authorizer.allowed(_AMQTT_ACTIONS[action], topic)
+
+    async def _handle_subscription(self, client_session, handler, subscribe_waiter) -> None:
+        """Replaces amqtt's: the same SUBACK (0x80 for a denied filter), plus the AWS lifecycle
+        event listing the filters granted."""
+        request = subscribe_waiter.result()
+        codes = [await self.add_subscription(subscription, client_session) for subscription in request.topics]
+        await handler.mqtt_acknowledge_subscription(request.packet_id, codes)
+        granted = [sub for sub, code in zip(request.topics, codes) if code != 0x80]
+        connection: Connection = client_session.attributes[CONNECTION]
+        if granted and connection.presence is not None:
+            self._publish_event(connection.presence.subscribed(_now_ms(), [f for f, _qos in granted]))
+        for subscription in granted:
+            await self._publish_retained_messages_for_subscription(subscription, client_session)
+
+    async def _handle_unsubscription(self, client_session, handler, unsubscribe_waiter) -> None:
+        """Wraps amqtt's to publish the AWS lifecycle event."""
+        await super()._handle_unsubscription(client_session, handler, unsubscribe_waiter)
+        connection: Connection = client_session.attributes[CONNECTION]
+        if connection.presence is not None:
+            topics = list(unsubscribe_waiter.result().topics)
+            self._publish_event(connection.presence.unsubscribed(_now_ms(), topics))
+
+    async def _publish_retained_messages_for_subscription(self, subscription, session) -> None:
+        """Replaces amqtt's: only for the session's own filter (amqtt, on reconnect, sends the
+        retained messages of every client's filters) and only what ``iot:Receive`` allows."""
+        topic_filter, qos = subscription
+        if not any(s.client_id == session.client_id for s, _ in self._subscriptions.get(topic_filter, ())):
+            return
+        connection: Connection | None = session.attributes.get(CONNECTION)
+        handler = self._get_handler(session)
+        if connection is None or handler is None:
+            return
+        tasks = [
+            asyncio.ensure_future(handler.mqtt_publish(topic, retained.data, min(qos, retained.qos or 0), retain=True))
+            for topic, retained in list(self._retained_messages.items())
+            if self._matches(topic, topic_filter) and connection.authorizer.allowed(RECEIVE, topic)
+        ]
+        if tasks:
+            await asyncio.wait(tasks)
+
+    # -- delivery (replaces amqtt's _run_broadcast) ----------------------------------------------
+
+    async def _run_broadcast(self, running_tasks) -> None:
+        """Replaces amqtt's: deliver at the lower of the message's and the subscription's QoS
+        (amqtt uses the subscription's), check ``iot:Receive`` inline, and skip amqtt's per-message
+        debug formatting and plugin fan-out."""
+        broadcast = await self._broadcast_queue.get()
+        topic, data = broadcast["topic"], broadcast["data"]
+        message_qos = broadcast.get("qos") or QOS_0
+        for topic_filter, subscriptions in list(self._subscriptions.items()):
+            if not self._matches(topic, topic_filter):
+                continue
+            for session, subscription_qos in list(subscriptions):
+                connection: Connection | None = session.attributes.get(CONNECTION)
+                if connection is None or not connection.authorizer.allowed(RECEIVE, topic):
+                    continue
+                qos = min(message_qos, subscription_qos)
+                if session.transitions.state != "connected":
+                    if not session.clean_session and qos > QOS_0:  # kept for a persistent session
+                        await self._retain_broadcast_message(broadcast, qos, session)
+                    continue
+                handler = self._get_handler(session)
+                if handler is not None:
+                    running_tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, data, qos, retain=False)))
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _create_ssl_context(self, listener: Any) -> ssl.SSLContext:  # type: ignore[override]
+        """Replaces amqtt's (CERT_OPTIONAL, system CAs): the lab's mutual-TLS context."""
+        return self.tls
+
+    def _publish_event(self, event: events.Event) -> None:
+        topic, payload = event
+        self.lab.publish(topic, payload, EVENT_QOS)
+
+    def call_hook(self, name: str, *args: Any) -> None:
+        """Call ``lab.<name>(*args)`` if the lab defines it; its exceptions are logged, not raised."""
+        hook = getattr(self.lab, name, None)
+        if hook is None:
+            return
+        try:
+            hook(*args)
+        except Exception:
+            log.exception("lab.%s failed", name)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,98 @@
+"""The moto internals the lab patches exist, and the patches do what AWS does."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from moto.iot.models import iot_backends
+
+from devices import csr_pem, new_key
+from localcore.aws import moto_patches
+from localcore.config import LabConfig
+from localcore.server import build_lab
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    lab = build_lab(LabConfig(home=tmp_path_factory.mktemp("lab")))
+    yield lab
+    moto_patches.reset()
+
+
+@pytest.fixture
+def iot(lab):
+    iot_backends[lab.config.account_id].reset()
+    return lab.iot
+
+
+def test_every_patched_moto_attribute_exists(lab):
+    assert moto_patches.PATCHED, "apply() recorded no patched attribute"
+    for module, cls, attribute in moto_patches.PATCHED:
+        owner = getattr(importlib.import_module(module), cls)
+        assert hasattr(owner, attribute), f"moto changed: {module}.{cls}.{attribute} is gone"
+
+
+def test_certificate_from_csr_keeps_the_device_key_and_is_issued_by_the_lab(lab, iot):
+    from cryptography import x509
+
+    key = new_key()
+    cert = iot.create_certificate_from_csr(csr_pem(key, "dev"), set_as_active=True)
+    parsed = x509.load_pem_x509_certificate(cert.certificate_pem.encode())
+    assert parsed.public_key().public_numbers() == key.public_key().public_numbers()
+    assert parsed.issuer == x509.load_pem_x509_certificate(lab.pki.issuing_ca_pem.encode()).subject
+    assert cert.status == "ACTIVE"
+
+
+def test_certificate_id_is_sha256_of_der(lab, iot):
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert, _keys = iot.create_keys_and_certificate(set_as_active=False)
+    der = x509.load_pem_x509_certificate(cert.certificate_pem.encode()).public_bytes(serialization.Encoding.DER)
+    assert cert.certificate_id == hashlib.sha256(der).hexdigest()
+
+
+def test_create_thing_again_with_same_attributes_keeps_the_thing(iot):
+    first = iot.create_thing("t1", None, {"attributes": {"a": "1"}})
+    again = iot.create_thing("t1", None, {"attributes": {"a": "1"}})
+    assert again.thing_id == first.thing_id
+
+
+@pytest.mark.parametrize("name", ["has space", "", "x" * 129, "slash/no", "é"])
+def test_invalid_thing_names_are_refused(iot, name):
+    from moto.core.exceptions import JsonRESTError
+
+    with pytest.raises(JsonRESTError) as raised:
+        iot.create_thing(name, None, None)
+    assert raised.value.error_type == "InvalidRequestException"
+
+
+def test_create_thing_with_other_attributes_conflicts_and_keeps_the_original(iot):
+    from moto.core.exceptions import JsonRESTError
+
+    first = iot.create_thing("t2", None, {"attributes": {"a": "1"}})
+    with pytest.raises(JsonRESTError) as raised:
+        iot.create_thing("t2", None, {"attributes": {"a": "2"}})
+    assert raised.value.error_type == "ResourceAlreadyExistsException"
+    assert iot.describe_thing("t2").thing_id == first.thing_id
+    assert iot.describe_thing("t2").attributes == {"a": "1"}
+
+
+@pytest.mark.parametrize("document", ["{not json", '{"Statement": []}', '{"Statement": [{"Effect": "Maybe", "Action": "iot:*", "Resource": "*"}]}'])
+def test_malformed_policy_documents_are_refused(iot, document):
+    from moto.core.exceptions import JsonRESTError
+
+    with pytest.raises(JsonRESTError) as raised:
+        iot.create_policy("p", document)
+    assert raised.value.error_type == "MalformedPolicyException"
+    assert "p" not in iot.policies
+
+
+def test_cloudformation_ref_of_an_iot_policy_is_its_name(lab):
+    from moto.iot.models import FakePolicy
+
+    policy = FakePolicy("my-policy", "{}", lab.config.account_id, lab.config.region)
+    assert policy.physical_resource_id == "my-policy"
