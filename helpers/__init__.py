@@ -1,0 +1,23 @@
+"""What the workshop notebooks import: plumbing for the lessons, one module per concern.
+
+    from helpers import connect, MqttConsole, SelfCheck
+    ws = connect()                      # the local lab, or AWS with WORKSHOP_BACKEND=aws
+
+Modules: `workshop` (backend, clients, stack), `certs` (keys, CSRs, device files), `device` (MQTT
+over mutual TLS), `console` (the MQTT test client widget), `provisioning` (bulk tasks and
+connectivity tests), `ui` (tables, forms, self-checks), `secrets` (0600 files).
+"""
+
+from .certs import DeviceFiles, key_pem, make_csr, new_key, save_device
+from .console import MqttConsole
+from .device import ConnectionRefused, Device, Message, PublishRefused, SubscribeRefused
+from .ui import SelfCheck, form, instructor_note, solution, table
+from .workshop import Workshop, WorkshopError, connect
+
+__all__ = [
+    "connect", "Workshop", "WorkshopError",
+    "new_key", "make_csr", "key_pem", "save_device", "DeviceFiles",
+    "Device", "Message", "ConnectionRefused", "PublishRefused", "SubscribeRefused",
+    "MqttConsole",
+    "SelfCheck", "table", "form", "solution", "instructor_note",
+]

@@ -63,12 +63,23 @@ def remove_state(config: LabConfig, pid: int) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (a dead lab not yet reaped by its parent) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    if state == "Z":
+        try:  # reap it if it is our child (a lab started by this process)
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
     return True
 
 
@@ -101,17 +112,27 @@ def running_lab(config: LabConfig) -> LabInfo | None:
     return info
 
 
-def _check_port_free(host: str, port: int, what: str, variable: str) -> None:
+def _port_free(host: str, port: int) -> OSError | None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
+            return exc
+    return None
+
+
+def _check_port_free(host: str, port: int, what: str, variable: str, grace_s: float = 0.0) -> None:
+    """Fail with a message naming the port if it stays taken for ``grace_s`` seconds."""
+    deadline = time.monotonic() + grace_s
+    while (exc := _port_free(host, port)) is not None:
+        if time.monotonic() >= deadline:
             raise LabError(
                 f"Cannot start the lab: port {port} ({what}) on {host} is already in use "
                 f"by another program ({exc.strerror}). Stop that program, or choose another port, "
                 f"e.g. `export {variable}={port + 1}`."
             ) from None
+        time.sleep(0.05)
 
 
 def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
@@ -122,14 +143,16 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
             print(f"The lab is already running (pid {existing.pid}); reusing it.")
         return existing
     stale = read_state(config)
+    grace = 0.0
     if stale is not None:
+        grace = 5.0  # a killed lab's threads may still be closing its sockets
         # The lab died (or was killed) without cleaning up: its state file must not block us.
         if _pid_alive(stale.pid) and _is_lab_process(stale.pid):
             _terminate(stale.pid)
         config.state_file.unlink(missing_ok=True)
 
-    _check_port_free(config.host, config.http_port, "AWS APIs over HTTP", "LOCALCORE_HTTP_PORT")
-    _check_port_free(config.host, config.mqtt_port, "MQTT over TLS", "LOCALCORE_MQTT_PORT")
+    _check_port_free(config.host, config.http_port, "AWS APIs over HTTP", "LOCALCORE_HTTP_PORT", grace)
+    _check_port_free(config.host, config.mqtt_port, "MQTT over TLS", "LOCALCORE_MQTT_PORT", grace)
 
     config.home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

@@ -230,14 +230,13 @@ class LabBroker(Broker):
         try:
             handler, incoming = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
         except (AMQTTError, MQTTError, NoDataError) as exc:
-            await writer.close()
+            await _close_quietly(writer)
             raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
         try:
             connection = self._admit(incoming)
         except ConnectionRefused as refusal:
-            await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
-            await writer.close()
             log.info("refused client %r from %s: %s", incoming.client_id, remote_address, refusal)
+            await _close_quietly(writer, ConnackPacket.build(0, NOT_AUTHORIZED))
             raise AMQTTError(f"refused: {refusal}") from None
 
         client_id = connection.client_id
@@ -494,6 +493,16 @@ class LabBroker(Broker):
             hook(*args)
         except Exception:
             log.exception("lab.%s failed", name)
+
+
+async def _close_quietly(writer: Any, last_packet: ConnackPacket | None = None) -> None:
+    """Send a last packet if any and close; the client may already have gone."""
+    try:
+        if last_packet is not None:
+            await last_packet.to_stream(writer)
+        await writer.close()
+    except (OSError, asyncio.CancelledError):
+        pass
 
 
 def _now_ms() -> int:

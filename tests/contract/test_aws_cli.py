@@ -27,7 +27,10 @@ def aws(lab):
             assert result.returncode == 0, result.stderr
         if not check:
             return result
-        return json.loads(result.stdout) if result.stdout.strip() else {}
+        try:
+            return json.loads(result.stdout) if result.stdout.strip() else {}
+        except json.JSONDecodeError:  # `aws s3 …` commands print text
+            return result.stdout
     return run
 
 

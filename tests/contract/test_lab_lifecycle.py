@@ -32,9 +32,7 @@ def config(tmp_path):
 def wait_until_gone(pid: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not lifecycle._pid_alive(pid):
             return
         time.sleep(0.05)
     raise AssertionError(f"pid {pid} still alive")

@@ -96,3 +96,11 @@ def test_cloudformation_ref_of_an_iot_policy_is_its_name(lab):
 
     policy = FakePolicy("my-policy", "{}", lab.config.account_id, lab.config.region)
     assert policy.physical_resource_id == "my-policy"
+
+
+def test_a_group_with_a_missing_parent_is_not_found(iot):
+    from moto.core.exceptions import JsonRESTError
+
+    with pytest.raises(JsonRESTError) as raised:
+        iot.create_thing_group("child", "no-such-parent", {})
+    assert raised.value.error_type == "ResourceNotFoundException"

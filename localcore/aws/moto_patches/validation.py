@@ -14,7 +14,12 @@ import json
 import re
 from typing import Any
 
-from ...errors import AwsError, InvalidRequestException, ResourceAlreadyExistsException
+from ...errors import (
+    AwsError,
+    InvalidRequestException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
 from . import as_moto_error, wrap_around
 
 MODELS = "moto.iot.models"
@@ -72,8 +77,12 @@ def _create_thing_type(self, thing_type_name, *args, **kwargs):
     check_name("Thing type", thing_type_name)
 
 
-def _create_thing_group(self, thing_group_name, *args, **kwargs):
+def _create_thing_group(self, thing_group_name, parent_group_name=None, *args, **kwargs):
     check_name("Thing group", thing_group_name)
+    if parent_group_name and not any(
+        g.thing_group_name == parent_group_name for g in list(self.thing_groups.values())
+    ):  # moto crashes with UnboundLocalError here
+        raise ResourceNotFoundException(f"Thing group {parent_group_name} does not exist.")
 
 
 def _create_policy(self, policy_name, policy_document, *args, **kwargs):

@@ -1,0 +1,427 @@
+"""`connect()`: the one object a notebook needs to reach its backend, local lab or AWS account.
+
+    ws = workshop.connect()            # backend from WORKSHOP_BACKEND, else "local"
+    ws.iot.create_thing(thingName=ws.name("my-first-thing"))
+
+The only difference between the backends is where clients point (DESIGN principle 2): endpoint
+URL, credentials, the MQTT endpoint and its root CA. For ``local`` this module starts the lab the
+one way the design allows, as a subprocess (``python -m localcore start`` / ``env --json``); it
+never imports `localcore`, and it never changes the kernel's ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import boto3
+
+from .certs import DeviceFiles, certificate_id, read_device, save_device
+from .secrets import private_folder
+from .ui import Panel
+
+BACKENDS = ("local", "aws")
+DEFAULT_BACKEND = "local"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STACK_TEMPLATE = REPO_ROOT / "cfn" / "iot-dm-workshop.yaml"
+STACK_BASE_NAME = "iot-dm-workshop"
+STACK_PREFIX_DEFAULT = "iotdm"  # the template's default Prefix
+ROOT_CA_FILE = "AmazonRootCA1.pem"
+MQTT_PORT_AWS = 8883
+PREFIX_PATTERN = re.compile(r"[a-zA-Z0-9_-]{0,20}")
+LAB_START_TIMEOUT_S = 90
+LAB_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                "IOT_ENDPOINT", "IOT_PORT", "IOT_ROOT_CA")
+STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+CLIENT_NAMES = {"iot_data": "iot-data", "lambda_": "lambda"}
+
+
+class WorkshopError(RuntimeError):
+    """The workshop cannot be set up as asked; the message says what to do."""
+
+
+class StackDeployError(WorkshopError):
+    """The CloudFormation stack did not reach a complete state; the message lists the failed events."""
+
+
+# ------------------------------------------------------------------------- pure choices
+
+
+def choose_backend(backend: str | None, environ: Mapping[str, str]) -> str:
+    """The argument, else ``WORKSHOP_BACKEND``, else ``local``."""
+    chosen = (backend or environ.get("WORKSHOP_BACKEND") or DEFAULT_BACKEND).strip().lower()
+    if chosen not in BACKENDS:
+        raise WorkshopError(f"Unknown backend {chosen!r}: use 'local' (the lab on this machine) or 'aws'.")
+    return chosen
+
+
+def choose_prefix(prefix: str | None, environ: Mapping[str, str]) -> str:
+    """The per-trainee name prefix: the argument, else ``WORKSHOP_PREFIX``, else ``""``."""
+    chosen = prefix if prefix is not None else environ.get("WORKSHOP_PREFIX", "")
+    if not PREFIX_PATTERN.fullmatch(chosen):
+        raise WorkshopError(
+            f"Prefix {chosen!r} is not usable in thing names: up to 20 letters, digits, '_' or '-'."
+        )
+    return chosen
+
+
+def default_work_dir(backend: str, environ: Mapping[str, str], repo_root: Path = REPO_ROOT) -> Path:
+    """``WORKSHOP_WORK_DIR`` if set, else ``<repo>/work/<backend>`` (git-ignored via ``work/``)."""
+    if environ.get("WORKSHOP_WORK_DIR"):
+        return Path(environ["WORKSHOP_WORK_DIR"]).expanduser()
+    root = repo_root if (repo_root / "pyproject.toml").is_file() else Path.cwd()
+    return root / "work" / backend
+
+
+def stack_prefix(prefix: str) -> str:
+    """The template's ``Prefix`` parameter (``[a-z0-9-]{1,20}``) for a trainee prefix."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", prefix.lower()).strip("-")[:20].strip("-")
+    return cleaned or STACK_PREFIX_DEFAULT
+
+
+def stack_name(prefix: str) -> str:
+    """The CloudFormation stack name (letters, digits, hyphens; starts with a letter)."""
+    cleaned = re.sub(r"[^A-Za-z0-9-]+", "-", prefix).strip("-")
+    name = f"{cleaned}-{STACK_BASE_NAME}" if cleaned else STACK_BASE_NAME
+    return name if name[0].isalpha() else f"ws-{name}"
+
+
+def parse_lab_env(text: str) -> dict[str, str]:
+    """The JSON `python -m localcore env --json` prints, checked for what the workshop needs."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise WorkshopError(f"`localcore env --json` printed something that is not JSON: {text[:200]!r}") from None
+    missing = [key for key in LAB_ENV_KEYS if not data.get(key)]
+    if missing:
+        raise WorkshopError(f"`localcore env --json` lacks {', '.join(missing)}; is localcore up to date?")
+    return {key: str(value) for key, value in data.items()}
+
+
+def find_root_ca(work_dir: Path, environ: Mapping[str, str]) -> Path:
+    """Amazon Root CA 1 for the aws backend: ``WORKSHOP_ROOT_CA`` or ``<work_dir>/AmazonRootCA1.pem``."""
+    candidates = [Path(environ["WORKSHOP_ROOT_CA"]).expanduser()] if environ.get("WORKSHOP_ROOT_CA") else []
+    candidates.append(work_dir / ROOT_CA_FILE)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise WorkshopError(
+        f"The aws backend needs Amazon Root CA 1 to verify AWS IoT's server certificate, and this kit "
+        f"does not download it. Save it (https://www.amazontrust.com/repository/AmazonRootCA1.pem) as "
+        f"{work_dir / ROOT_CA_FILE}, or set WORKSHOP_ROOT_CA to the file's path"
+        + (f" (WORKSHOP_ROOT_CA={environ['WORKSHOP_ROOT_CA']} does not exist)." if environ.get("WORKSHOP_ROOT_CA") else ".")
+    )
+
+
+def console_policy(region: str, account_id: str, client_id_prefix: str) -> dict:
+    """The aws console identity's policy: connect as ``<prefix>*``, subscribe to and receive anything."""
+    base = f"arn:aws:iot:{region}:{account_id}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{base}:client/{client_id_prefix}*"},
+            {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"{base}:topicfilter/*"},
+            {"Effect": "Allow", "Action": "iot:Receive", "Resource": f"{base}:topic/*"},
+        ],
+    }
+
+
+def format_stack_failure(name: str, status: str, events: list[dict], limit: int = 10) -> str:
+    """A readable account of a failed stack: its status and the failed resource events, oldest first."""
+    failed = [e for e in events if str(e.get("ResourceStatus", "")).endswith("FAILED")]
+    lines = [
+        f"  {e.get('LogicalResourceId', '?')} ({e.get('ResourceType', '?')}) {e.get('ResourceStatus')}: "
+        f"{e.get('ResourceStatusReason', '')}"
+        for e in reversed(failed[:limit])
+    ]
+    detail = "\n".join(lines) if lines else "  (no failed resource events were reported)"
+    return f"The stack {name} ended in {status}. Failed resources:\n{detail}"
+
+
+# ------------------------------------------------------------------------------ the lab
+
+
+def start_lab(python: str = sys.executable, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Start the local lab (reusing a running one) in a subprocess and return its `env --json`.
+
+    The subprocess sees the kernel's environment, so LOCALCORE_HOME, LOCALCORE_HTTP_PORT and
+    LOCALCORE_MQTT_PORT choose which lab. What `start` prints (where the lab runs) is shown.
+    """
+    env = dict(os.environ if environ is None else environ)
+    started = _run_localcore(python, ["start"], env)
+    if started.strip():
+        print(started.strip())
+    return parse_lab_env(_run_localcore(python, ["env", "--json"], env))
+
+
+def _run_localcore(python: str, args: list[str], env: dict[str, str]) -> str:
+    try:
+        done = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [python, "-m", "localcore", *args], env=env, capture_output=True, text=True,
+            timeout=LAB_START_TIMEOUT_S, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise WorkshopError(f"`python -m localcore {' '.join(args)}` did not finish in {LAB_START_TIMEOUT_S} s.") from None
+    if done.returncode != 0:
+        if "No module named localcore" in done.stderr:
+            raise WorkshopError(
+                f"The local lab (localcore) is not installed for {python}. Run `make workshop` in the "
+                f"kit's folder, or use the aws backend."
+            )
+        raise WorkshopError(
+            f"`python -m localcore {' '.join(args)}` failed (exit {done.returncode}):\n"
+            f"{(done.stderr or done.stdout).strip()}"
+        )
+    return done.stdout
+
+
+# ------------------------------------------------------------------------------ workshop
+
+
+class Workshop:
+    """Clients, endpoints and folders for one backend (build it with `connect`)."""
+
+    def __init__(
+        self,
+        backend: str,
+        session: boto3.Session,
+        *,
+        endpoint: str,
+        port: int,
+        root_ca: Path,
+        work_dir: Path,
+        prefix: str = "",
+        http_url: str | None = None,
+        console_files: DeviceFiles | None = None,
+    ) -> None:
+        self.backend = backend
+        self.session = session
+        self.endpoint, self.port, self.root_ca = endpoint, int(port), Path(root_ca)
+        self.work_dir = Path(work_dir)
+        self.prefix = prefix
+        self.http_url = http_url
+        self.stack_outputs: dict[str, str] = {}
+        self._console_files = console_files
+        self._clients: dict[str, Any] = {}
+        self._account_id: str | None = None
+
+    # -- clients
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name
+
+    def client(self, name: str) -> Any:
+        """A boto3 client for service ``name`` pointing at this backend (cached)."""
+        name = CLIENT_NAMES.get(name, name)
+        if name not in self._clients:
+            endpoint_url = self.http_url
+            if endpoint_url is None and name == "iot-data":
+                endpoint_url = f"https://{self.endpoint}"
+            self._clients[name] = self.session.client(name, endpoint_url=endpoint_url)
+        return self._clients[name]
+
+    iot = property(lambda self: self.client("iot"))
+    iot_data = property(lambda self: self.client("iot-data"))
+    s3 = property(lambda self: self.client("s3"))
+    iam = property(lambda self: self.client("iam"))
+    sts = property(lambda self: self.client("sts"))
+    cloudformation = property(lambda self: self.client("cloudformation"))
+    logs = property(lambda self: self.client("logs"))
+    lambda_ = property(lambda self: self.client("lambda"))
+
+    @property
+    def account_id(self) -> str:
+        if self._account_id is None:
+            self._account_id = self.sts.get_caller_identity()["Account"]
+        return self._account_id
+
+    def name(self, base: str) -> str:
+        """``base`` with this trainee's prefix, e.g. ``ws.name("bulky")`` → ``"anna-bulky"``."""
+        return f"{self.prefix}{base}"
+
+    # -- the workshop stack
+
+    @property
+    def stack_name(self) -> str:
+        return stack_name(self.prefix)
+
+    def deploy_stack(self, template: str | Path | None = None, timeout: float = 900) -> dict[str, str]:
+        """Create or update the workshop stack and return its outputs (idempotent).
+
+        A complete stack with the same template and Prefix is only read. A stack whose creation
+        rolled back is deleted and created again. Failure raises `StackDeployError` with the events.
+        """
+        cfn = self.cloudformation
+        body = Path(template or STACK_TEMPLATE).read_text()
+        parameters = [{"ParameterKey": "Prefix", "ParameterValue": stack_prefix(self.prefix)}]
+        request = dict(StackName=self.stack_name, TemplateBody=body, Parameters=parameters,
+                       Capabilities=["CAPABILITY_NAMED_IAM"])
+        stack = self._stack()
+        if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
+            cfn.delete_stack(StackName=self.stack_name)
+            stack = self._wait_stack(timeout, until=("DELETE_COMPLETE",))
+        usable = STACK_DONE + ("UPDATE_ROLLBACK_COMPLETE",)  # a failed update leaves the old stack working
+        if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
+            cfn.create_stack(**request)
+            usable = STACK_DONE
+        elif stack["StackStatus"] in usable and self._differs(stack, body, parameters):
+            try:
+                cfn.update_stack(**request)
+                usable = STACK_DONE
+            except Exception as error:  # noqa: BLE001 - botocore ClientError
+                if "No updates are to be performed" not in str(error):
+                    raise
+        stack = self._wait_stack(timeout, until=usable)
+        self.stack_outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        return dict(self.stack_outputs)
+
+    def _stack(self) -> dict | None:
+        try:
+            return self.cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        except Exception as error:  # noqa: BLE001 - ValidationError "does not exist"
+            if "does not exist" in str(error):
+                return None
+            raise
+
+    def _differs(self, stack: dict, body: str, parameters: list[dict]) -> bool:
+        current = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+        if current != {p["ParameterKey"]: p["ParameterValue"] for p in parameters}:
+            return True
+        deployed = self.cloudformation.get_template(StackName=self.stack_name)["TemplateBody"]
+        return (deployed if isinstance(deployed, str) else json.dumps(deployed)).strip() != body.strip()
+
+    def _wait_stack(self, timeout: float, until: tuple[str, ...]) -> dict:
+        interval = 0.2 if self.backend == "local" else 3.0  # never faster than 5 polls a second
+        deadline = time.monotonic() + timeout
+        while True:
+            stack = self._stack()
+            status = stack["StackStatus"] if stack is not None else "DELETE_COMPLETE"
+            if status in until:
+                return stack or {"StackStatus": status}
+            if not status.endswith("_IN_PROGRESS"):
+                events = self.cloudformation.describe_stack_events(StackName=self.stack_name)["StackEvents"] if stack else []
+                raise StackDeployError(format_stack_failure(self.stack_name, status, events))
+            if time.monotonic() > deadline:
+                raise StackDeployError(f"The stack {self.stack_name} is still {status} after {timeout:.0f} s.")
+            time.sleep(interval)
+
+    # -- the MQTT console's identity
+
+    def console_identity(self) -> tuple[Path, Path]:
+        """``(cert_path, key_path)`` for the MQTT console (subscribe and receive only on aws)."""
+        if self._console_files is None:
+            if self.backend == "local":
+                raise WorkshopError("The lab did not report a console identity (IOT_CONSOLE_CERT); update localcore.")
+            self._console_files = self._provision_console()
+        files = self._console_files
+        if not (files.cert.is_file() and files.key.is_file()):
+            raise WorkshopError(f"The console identity files {files.cert} / {files.key} do not exist.")
+        return files.cert, files.key
+
+    def _provision_console(self) -> DeviceFiles:
+        folder = private_folder(self.work_dir / "console")
+        thing = self.name("workshop-console")
+        files = read_device(folder, thing)
+        if files is not None and self._certificate_status(files.cert) == "ACTIVE":
+            return files
+        iot = self.iot
+        policy_name = f"{thing}-policy"
+        iot.create_thing(thingName=thing)
+        try:
+            iot.create_policy(policyName=policy_name,
+                              policyDocument=json.dumps(console_policy(self.region, self.account_id, thing)))
+        except iot.exceptions.ResourceAlreadyExistsException:
+            pass
+        created = iot.create_keys_and_certificate(setAsActive=True)
+        iot.attach_policy(policyName=policy_name, target=created["certificateArn"])
+        iot.attach_thing_principal(thingName=thing, principal=created["certificateArn"])
+        return save_device(folder, thing, created["certificatePem"], created["keyPair"]["PrivateKey"])
+
+    def _certificate_status(self, cert_path: Path) -> str | None:
+        try:
+            description = self.iot.describe_certificate(certificateId=certificate_id(cert_path.read_text()))
+        except Exception:  # noqa: BLE001 - unknown certificate or unreadable file
+            return None
+        return description["certificateDescription"]["status"]
+
+    # -- status
+
+    def counts(self) -> dict[str, int | str]:
+        """How many things, certificates, policies and thing groups the backend holds."""
+        listings = {"things": ("list_things", "things"), "certificates": ("list_certificates", "certificates"),
+                    "policies": ("list_policies", "policies"), "thing groups": ("list_thing_groups", "thingGroups")}
+        counts: dict[str, int | str] = {}
+        for label, (operation, key) in listings.items():
+            try:
+                pages = self.iot.get_paginator(operation).paginate()
+                counts[label] = sum(len(page.get(key, [])) for page in pages)
+            except Exception as error:  # noqa: BLE001 - a panel shows what it can
+                counts[label] = f"? ({type(error).__name__})"
+        return counts
+
+    def _summary(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "region": self.region,
+            "AWS APIs": self.http_url or f"AWS ({self.region})",
+            "MQTT": f"{self.endpoint}:{self.port}",
+            "root CA": str(self.root_ca),
+            "work folder": str(self.work_dir),
+            "name prefix": self.prefix or "(none)",
+        }
+
+    def status_panel(self) -> Panel:
+        """Backend, account, endpoints, root CA and registry counts, as HTML or text."""
+        items = self._summary()
+        items["account"] = self.account_id
+        items.update(self.counts())
+        return Panel("Workshop status", items)
+
+    def _repr_html_(self) -> str:
+        return Panel("Workshop", self._summary())._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"Workshop(backend={self.backend!r}, region={self.region!r}, mqtt={self.endpoint}:{self.port})"
+
+
+def local_session(lab: Mapping[str, str]) -> boto3.Session:
+    """A boto3 session with the lab's dummy credentials and region (endpoints are set per client)."""
+    return boto3.Session(
+        aws_access_key_id=lab["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=lab["AWS_SECRET_ACCESS_KEY"],
+        region_name=lab["AWS_DEFAULT_REGION"],
+    )
+
+
+def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: str | Path | None = None) -> Workshop:
+    """Connect to the backend: ``local`` starts (or reuses) the lab; ``aws`` uses your AWS credentials."""
+    environ = os.environ
+    backend = choose_backend(backend, environ)
+    prefix = choose_prefix(prefix, environ)
+    folder = private_folder(Path(work_dir) if work_dir is not None else default_work_dir(backend, environ))
+    if backend == "local":
+        lab = start_lab()
+        console = None
+        if lab.get("IOT_CONSOLE_CERT") and lab.get("IOT_CONSOLE_KEY"):
+            console = DeviceFiles(Path(lab["IOT_CONSOLE_CERT"]), Path(lab["IOT_CONSOLE_KEY"]))
+        return Workshop(
+            "local", local_session(lab), endpoint=lab["IOT_ENDPOINT"], port=int(lab["IOT_PORT"]),
+            root_ca=Path(lab["IOT_ROOT_CA"]), work_dir=folder, prefix=prefix,
+            http_url=lab["AWS_ENDPOINT_URL"], console_files=console,
+        )
+    session = boto3.Session()
+    if not session.region_name:
+        raise WorkshopError("No AWS region is configured: set AWS_DEFAULT_REGION or a region in your AWS profile.")
+    if session.get_credentials() is None:
+        raise WorkshopError("No AWS credentials were found: configure a profile (aws configure) or set AWS_PROFILE.")
+    root_ca = find_root_ca(folder, environ)
+    endpoint = session.client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    return Workshop("aws", session, endpoint=endpoint, port=MQTT_PORT_AWS, root_ca=root_ca,
+                    work_dir=folder, prefix=prefix)
