@@ -48,8 +48,12 @@ class MqttConsole:
                                   local=ws.backend == "local")
             self._device.messages = self.log
             self._device.connect(timeout)
-        for topic_filter in filters:
-            self.subscribe(topic_filter)
+        try:
+            for topic_filter in filters:
+                self.subscribe(topic_filter)
+        except Exception:
+            self.close()
+            raise
 
     # -- MQTT
 

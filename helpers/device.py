@@ -232,7 +232,13 @@ def tls_context(root_ca: str | Path, cert_path: str | Path, key_path: str | Path
             raise FileNotFoundError(f"The {what} file {path} does not exist.")
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(root_ca))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(cert_path), str(key_path))
+    try:
+        context.load_cert_chain(str(cert_path), str(key_path))
+    except ssl.SSLError as error:
+        raise ValueError(
+            f"The private key {key_path} does not belong to the certificate {cert_path}, or one of them "
+            f"is not PEM ({getattr(error, 'reason', None) or error})."
+        ) from None
     return context
 
 
@@ -342,7 +348,6 @@ class Device:
         self._connack: int | None = None
         self._connack_text = ""
         self._closed = False
-        self._close_text = ""
         self._acked: set[int] = set()
         self._subacks: dict[int, list[int]] = {}
 
@@ -352,10 +357,9 @@ class Device:
             self._connack_text = str(reason_code)
             self._cond.notify_all()
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+    def _on_disconnect(self, _client, _userdata, _flags, _reason_code, _properties) -> None:
         with self._cond:
             self._closed = True
-            self._close_text = str(reason_code)
             self._cond.notify_all()
 
     def _on_publish(self, _client, _userdata, mid, _reason_code, _properties) -> None:
@@ -546,7 +550,7 @@ def try_connect_and_publish(
         row.update(connected=True, connect_ms=round(device.connect_ms or 0.0, 1))
         device.publish(topic, body, qos=qos, timeout=timeout)
         row["published"] = True
-    except (MqttError, TimeoutError, FileNotFoundError) as error:
+    except (MqttError, TimeoutError, OSError, ValueError) as error:  # one broken device must not stop a test run
         row["error"] = f"{type(error).__name__}: {error}"
     finally:
         device.disconnect()

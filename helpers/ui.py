@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -449,11 +448,6 @@ class Progress:
 
 def progress(total: int, description: str = "") -> Progress:
     return Progress(total, description)
-
-
-def wait_interval(seconds: float) -> None:
-    """Sleep between polls; never faster than 5 per second."""
-    time.sleep(max(seconds, 0.2))
 
 
 __all__ = [

@@ -12,6 +12,7 @@ certificate fields; reference 5.4). `resolve_grants` gathers that from moto's re
 rebuilt when ``generation()`` changes (the lab bumps ``lab.generation`` on every registry change
 that can alter a decision). A cache hit is one integer comparison and one dict look-up, which keeps
 the broker's per-message cost small; policies are parsed once per distinct document (`PolicyBook`).
+`publish_problem` is the whole decision on a client's PUBLISH, reserved ``$`` topics included.
 
 moto's dicts are read from the broker's thread while HTTP threads write them: every iteration here
 runs over a ``list(...)`` snapshot, which CPython takes atomically.
@@ -26,6 +27,7 @@ from typing import Any, Callable
 from localcore.errors import MalformedPolicyException
 from localcore.iot.policy import Policy, RequestContext, arn, evaluate, parse_policy
 
+from . import lifecycle_events as events
 from .identity import Identity
 
 log = logging.getLogger("localcore.mqtt.authorizer")
@@ -46,6 +48,46 @@ RESOURCE_KINDS = {
 }
 # A connection that publishes to ever-new topics must not grow its cache without bound.
 CACHE_LIMIT = 4096
+
+SHADOW, JOBS, BASIC_INGEST, FORBIDDEN = "shadow", "jobs", "rules", "forbidden"
+# Reserved topics a client may publish to: ``$aws/things/<thing>/<kind>/...`` for these kinds, and
+# ``$aws/rules/<rule>/...`` (basic ingest). Any other ``$`` topic is forbidden.
+THING_TOPIC_KINDS = (SHADOW, JOBS)
+
+
+@dataclass(frozen=True)
+class ReservedTopic:
+    """A ``$`` topic: ``kind`` is shadow, jobs, rules (basic ingest) or forbidden."""
+
+    kind: str
+    name: str = ""  # the thing name or the rule name
+
+
+def reserved_topic(topic: str) -> ReservedTopic | None:
+    """How a client's publish to ``topic`` is routed when it starts with ``$`` (None otherwise)."""
+    if not topic.startswith("$"):
+        return None
+    parts = topic.split("/")
+    if len(parts) >= 5 and parts[:2] == ["$aws", "things"] and parts[2] and parts[3] in THING_TOPIC_KINDS:
+        return ReservedTopic(parts[3], parts[2])
+    if len(parts) >= 4 and parts[:2] == ["$aws", "rules"] and parts[2]:
+        return ReservedTopic(BASIC_INGEST, parts[2])
+    return ReservedTopic(FORBIDDEN)
+
+
+def publish_problem(topic: str, retain: bool, authorizer: Any) -> str | None:
+    """The disconnect reason a client's PUBLISH earns, or None when it is accepted.
+
+    Wildcards in a topic name and forbidden ``$`` topics are protocol errors; otherwise
+    ``iot:Publish`` (and ``iot:RetainPublish`` for a retained message) must be allowed.
+    """
+    if not topic or "+" in topic or "#" in topic:
+        return events.CLIENT_ERROR
+    if topic[0] == "$" and reserved_topic(topic).kind == FORBIDDEN:  # type: ignore[union-attr]
+        return events.CLIENT_ERROR
+    if not authorizer.allowed(PUBLISH, topic) or (retain and not authorizer.allowed(RETAIN_PUBLISH, topic)):
+        return events.AUTH_ERROR
+    return None
 
 
 class PolicyBook:

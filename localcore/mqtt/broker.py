@@ -2,13 +2,15 @@
 rules for who may connect and what each connection may do.
 
 Why a subclass of ``amqtt.broker.Broker`` and not amqtt plugins: amqtt's plugin hooks can answer
-"allowed or not", but a denied PUBLISH is then only dropped (AWS disconnects an MQTT 3.1.1 client),
-a PUBLISH to any ``$`` topic is refused outright (AWS accepts ``$aws/things/<thing>/shadow/...``,
-``.../jobs/...`` and ``$aws/rules/...`` from devices), authentication happens after amqtt has
-already replaced the session of a live client with the same client id, and every hook is an
-awaited fan-out per message. The subclass is the one seam; each override below is small and says
-which amqtt method it replaces and why. Everything else (packet codec, QoS flows, retained
-messages, persistent sessions, the broadcast loop) is amqtt's.
+"allowed or not", but a denied PUBLISH is then only dropped, after amqtt has already acknowledged
+it (AWS closes an MQTT 3.1.1 client's connection and acknowledges nothing); a PUBLISH to any ``$``
+topic is refused outright (AWS accepts ``$aws/things/<thing>/shadow/...``, ``.../jobs/...`` and
+``$aws/rules/...`` from devices); authentication happens after amqtt has already replaced the
+session of a live client with the same client id; and every hook is an awaited fan-out per
+message. The subclass (with `LabProtocolHandler`, amqtt's per-connection handler plus one screen)
+is the one seam; each override below is small and says which amqtt method it replaces and why.
+Everything else (packet codec, QoS flows, retained messages, persistent sessions, the broadcast
+loop) is amqtt's.
 
 What the broker enforces (reference sections 1.6, 4.3, 5, 6, 13):
 
@@ -25,6 +27,7 @@ What the broker enforces (reference sections 1.6, 4.3, 5, 6, 13):
 * Lifecycle events on ``$aws/events/presence/...`` and ``$aws/events/subscriptions/...``.
 * A certificate that stops being usable (made INACTIVE, REVOKED, deleted, or its CA deactivated)
   loses its live connections within `CERT_RECHECK_INTERVAL_S`.
+* Not enforced: keep-alive timeouts (amqtt ignores them), client-id length and connect-rate limits.
 
 Hooks for later features, each called on the broker's loop only if the lab defines it (they must
 return quickly and are isolated: an exception is logged, never passed to the client):
@@ -46,7 +49,7 @@ import ssl
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from amqtt.broker import Broker
 from amqtt.contexts import Action
@@ -55,21 +58,26 @@ from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.constants import QOS_0
 from amqtt.mqtt.disconnect import DisconnectPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.mqtt.publish import PublishPacket
 from amqtt.session import Session
 
 from localcore.iot.shadow import parse_shadow_topic
 
 from . import lifecycle_events as events
 from .authorizer import (
+    BASIC_INGEST,
+    CONNECT,
+    JOBS,
     PUBLISH,
     RECEIVE,
-    RETAIN_PUBLISH,
+    SHADOW,
     SUBSCRIBE,
     UNRESTRICTED,
-    CONNECT,
     ConnectionAuthorizer,
     PolicyBook,
     Unrestricted,
+    publish_problem,
+    reserved_topic,
     resolve_grants,
 )
 from .identity import (
@@ -92,42 +100,7 @@ CERT_RECHECK_INTERVAL_S = 1.0
 EVICTION_TIMEOUT_S = 5.0
 EVENT_QOS = 0  # [unconfirmed] QoS of lifecycle events
 
-SHADOW, JOBS, BASIC_INGEST, FORBIDDEN = "shadow", "jobs", "rules", "forbidden"
-# ``$aws/things/<thing>/<kind>/...`` topics a client may publish to.
-THING_TOPIC_KINDS = (SHADOW, JOBS)
-
 _AMQTT_ACTIONS = {Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE, Action.PUBLISH: PUBLISH}
-
-
-@dataclass(frozen=True)
-class ReservedTopic:
-    """A ``$`` topic: ``kind`` is shadow, jobs, rules (basic ingest) or forbidden."""
-
-    kind: str
-    name: str = ""  # the thing name or the rule name
-
-
-def reserved_topic(topic: str) -> ReservedTopic | None:
-    """How a client's publish to ``topic`` is routed when it starts with ``$`` (None otherwise)."""
-    if not topic.startswith("$"):
-        return None
-    parts = topic.split("/")
-    if len(parts) >= 5 and parts[:2] == ["$aws", "things"] and parts[2] and parts[3] in THING_TOPIC_KINDS:
-        return ReservedTopic(parts[3], parts[2])
-    if len(parts) >= 4 and parts[:2] == ["$aws", "rules"] and parts[2]:
-        return ReservedTopic(BASIC_INGEST, parts[2])
-    return ReservedTopic(FORBIDDEN)
-
-
-def publish_problem(topic: str, retain: bool, authorizer: Any) -> str | None:
-    """The disconnect reason a client's PUBLISH earns, or None when it is accepted."""
-    if not topic or "+" in topic or "#" in topic:
-        return events.CLIENT_ERROR
-    if topic[0] == "$" and reserved_topic(topic).kind == FORBIDDEN:  # type: ignore[union-attr]
-        return events.CLIENT_ERROR
-    if not authorizer.allowed(PUBLISH, topic) or (retain and not authorizer.allowed(RETAIN_PUBLISH, topic)):
-        return events.AUTH_ERROR
-    return None
 
 
 def server_tls_context(pki: Any) -> ssl.SSLContext:
@@ -141,6 +114,21 @@ def server_tls_context(pki: Any) -> ssl.SSLContext:
     for pem in pki.trusted_ca_pems():
         context.load_verify_locations(cadata=pem)
     return context
+
+
+class LabProtocolHandler(BrokerProtocolHandler):
+    """amqtt's per-connection protocol handler with a screen in front of each PUBLISH's QoS flow.
+
+    amqtt acknowledges a QoS 1/2 PUBLISH before the broker looks at it; AWS never acknowledges a
+    refused one (it closes the connection), so the decision must come first.
+    """
+
+    screen: Callable[[Session, PublishPacket], bool] | None = None
+
+    async def handle_publish(self, publish_packet: PublishPacket) -> None:
+        if self.screen is not None and self.session is not None and not self.screen(self.session, publish_packet):
+            return
+        await super().handle_publish(publish_packet)
 
 
 @dataclass(eq=False)
@@ -176,6 +164,7 @@ class LabBroker(Broker):
         self._connections: dict[str, Connection] = {}
         self._versions: dict[str, int] = {}
         self._recheck: asyncio.Task | None = None
+        self._closing: set[asyncio.Task] = set()
         shadow_store(lab)
         super().__init__({
             "listeners": {"default": {
@@ -228,7 +217,7 @@ class LabBroker(Broker):
         would keep the old connection's certificate), then disconnect a live client with that id,
         then create or resume the session as amqtt does."""
         try:
-            handler, incoming = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+            handler, incoming = await LabProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
         except (AMQTTError, MQTTError, NoDataError) as exc:
             await _close_quietly(writer)
             raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
@@ -252,6 +241,7 @@ class LabBroker(Broker):
                 setattr(session, name, getattr(incoming, name))
         session.parent = 1 if session is not incoming else 0
         session.attributes[CONNECTION] = connection
+        handler.screen = self._screen_publish
         return handler, session
 
     def _admit(self, session: Session) -> Connection:
@@ -319,20 +309,27 @@ class LabBroker(Broker):
         old = self._connections.get(client_id)
         if old is None:
             return
-        await self._disconnect(old, events.DUPLICATE_CLIENTID)
+        self._disconnect(old, events.DUPLICATE_CLIENTID)
         try:
             await asyncio.wait_for(old.closed.wait(), EVICTION_TIMEOUT_S)
         except asyncio.TimeoutError:
             log.warning("the previous connection of %r did not close in time", client_id)
 
-    async def _disconnect(self, connection: Connection, reason: str) -> None:
-        """Close a connection from the server side; amqtt's disconnect path then runs as usual."""
+    def _disconnect(self, connection: Connection, reason: str) -> None:
+        """Close a connection from the server side, in a task of its own (the caller may be one of
+        the tasks the close cancels); amqtt's disconnect path then runs as usual."""
         if connection.closing:
             return
         connection.closing, connection.reason = True, reason
         if connection.handler is not None:
-            await connection.handler.handle_connection_closed()
-            await connection.handler.stop()  # closes the socket
+            task = asyncio.ensure_future(self._close(connection.handler))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close(handler: BrokerProtocolHandler) -> None:
+        await handler.handle_connection_closed()
+        await handler.stop()  # closes the socket
 
     async def _recheck_certificates(self) -> None:
         """Disconnect clients whose certificate (or its CA) is no longer ACTIVE."""
@@ -344,7 +341,7 @@ class LabBroker(Broker):
                 problem = registry_problem(self.lab.iot, connection.identity.certificate_id)
                 if problem is not None:
                     log.info("disconnecting %r: %s", connection.client_id, problem)
-                    await self._disconnect(connection, events.AUTH_ERROR)
+                    self._disconnect(connection, events.AUTH_ERROR)
 
     async def _handle_disconnect(self, client_session, handler, disconnect_waiter) -> None:
         """Wraps amqtt's: note who ended the connection, and send the will as the client's own
@@ -363,21 +360,28 @@ class LabBroker(Broker):
                     )
         await super()._handle_disconnect(client_session, handler, disconnect_waiter)
 
-    # -- PUBLISH from clients (replaces amqtt's _handle_message_delivery) ----------------------
+    # -- PUBLISH from clients ------------------------------------------------------------------
+
+    def _screen_publish(self, session: Session, packet: PublishPacket) -> bool:
+        """Decide a client's PUBLISH before amqtt acknowledges it; a refusal disconnects the client."""
+        connection: Connection | None = session.attributes.get(CONNECTION)
+        if connection is None or connection.closing:
+            return False
+        topic = packet.topic_name or ""
+        problem = publish_problem(topic, bool(packet.retain_flag), connection.authorizer)
+        if problem is None:
+            return True
+        log.info("disconnecting %r: PUBLISH to %r refused (%s)", connection.client_id, topic, problem)
+        self._disconnect(connection, problem)
+        return False
 
     async def _handle_message_delivery(self, client_session, handler, wait_deliver) -> bool:
-        """Replaces amqtt's: authorise, disconnect on denial (amqtt only drops the message and
-        refuses every ``$`` topic), then route the message."""
+        """Replaces amqtt's, which refuses every ``$`` topic: route a screened message."""
         message = wait_deliver.result()
         connection: Connection = client_session.attributes[CONNECTION]
         if message is None or connection.closing:
             return True
         retain = bool(message.publish_packet is not None and message.publish_packet.retain_flag)
-        problem = publish_problem(message.topic, retain, connection.authorizer)
-        if problem is not None:
-            log.info("disconnecting %r: PUBLISH to %r refused (%s)", connection.client_id, message.topic, problem)
-            await self._disconnect(connection, problem)
-            return True
         await self._accept(connection.client_id, message.topic, bytes(message.data), message.qos or QOS_0, retain)
         return True
 
@@ -433,7 +437,8 @@ class LabBroker(Broker):
 
     async def _publish_retained_messages_for_subscription(self, subscription, session) -> None:
         """Replaces amqtt's: only for the session's own filter (amqtt, on reconnect, sends the
-        retained messages of every client's filters) and only what ``iot:Receive`` allows."""
+        retained messages of every client's filters), only what ``iot:Receive`` allows, and
+        without waiting (amqtt's caller iterates the live subscriptions dict meanwhile)."""
         topic_filter, qos = subscription
         if not any(s.client_id == session.client_id for s, _ in self._subscriptions.get(topic_filter, ())):
             return
@@ -441,13 +446,10 @@ class LabBroker(Broker):
         handler = self._get_handler(session)
         if connection is None or handler is None:
             return
-        tasks = [
-            asyncio.ensure_future(handler.mqtt_publish(topic, retained.data, min(qos, retained.qos or 0), retain=True))
-            for topic, retained in list(self._retained_messages.items())
-            if self._matches(topic, topic_filter) and connection.authorizer.allowed(RECEIVE, topic)
-        ]
-        if tasks:
-            await asyncio.wait(tasks)
+        for topic, retained in list(self._retained_messages.items()):
+            if self._matches(topic, topic_filter) and connection.authorizer.allowed(RECEIVE, topic):
+                publish = handler.mqtt_publish(topic, retained.data, min(qos, retained.qos or 0), retain=True)
+                self._tasks_queue.append(asyncio.ensure_future(publish))  # reaped by amqtt's broadcast loop
 
     # -- delivery (replaces amqtt's _run_broadcast) ----------------------------------------------
 

@@ -303,15 +303,19 @@ def test_a_thing_group_policy_with_client_id_variable_applies_to_its_things(lab,
         ("Allow", "iot:Receive", "topic/fleet/${iot:ClientId}/*"),
     ])
     iot.attach_policy(policyName=name, target=group_arn)
-    creds = credentials(iot, tmp_path, thing=thing)  # the certificate itself has no policy
-    iot.add_thing_to_thing_group(thingGroupName=group, thingName=thing)
+    try:
+        creds = credentials(iot, tmp_path, thing=thing)  # the certificate itself has no policy
+        iot.add_thing_to_thing_group(thingGroupName=group, thingName=thing)
 
-    assert devices(unique("stranger"), creds).connect() == NOT_AUTHORIZED
-    member = devices(thing, creds)
-    assert member.connect() == 0
-    assert member.subscribe(f"fleet/{thing}/cmd") == [1]
-    member.publish(f"fleet/{thing}/cmd", b"reboot")
-    assert member.next_message() == (f"fleet/{thing}/cmd", b"reboot")
+        assert devices(unique("stranger"), creds).connect() == NOT_AUTHORIZED
+        member = devices(thing, creds)
+        assert member.connect() == 0
+        assert member.subscribe(f"fleet/{thing}/cmd") == [1]
+        member.publish(f"fleet/{thing}/cmd", b"reboot")
+        assert member.next_message() == (f"fleet/{thing}/cmd", b"reboot")
+    finally:
+        # moto 5.2.5's DeleteCertificate fails while any policy is attached to a thing group.
+        iot.detach_policy(policyName=name, target=group_arn)
 
 
 # -- lifecycle events ------------------------------------------------------------------------------
@@ -337,6 +341,17 @@ def test_lifecycle_events_describe_connect_subscribe_and_disconnect(lab, iot, tm
     assert disconnected["disconnectReason"] == "CLIENT_INITIATED_DISCONNECT"
     assert disconnected["versionNumber"] == connected["versionNumber"]
     assert disconnected["sessionIdentifier"] == connected["sessionIdentifier"]
+
+
+def test_the_console_identity_uses_any_client_id_and_makes_no_lifecycle_events(lab, devices, console):
+    client_id = unique("any-name")
+    pki = Path(lab.config.home) / "pki"
+    assert console.subscribe(f"$aws/events/presence/connected/{client_id}", f"marker/{client_id}") == [1, 1]
+
+    assert devices(client_id, (pki / "console-cert.pem", pki / "console-key.pem")).connect() == 0
+    console.publish(f"marker/{client_id}", b"after")
+
+    assert console.next_message() == (f"marker/{client_id}", b"after")
 
 
 # -- shadows and iot-data --------------------------------------------------------------------------
@@ -414,6 +429,9 @@ def test_a_retained_iot_data_publish_reaches_later_subscribers(lab, data, device
 
 
 def test_a_ca_trusted_at_run_time_is_seen_by_the_next_handshake(tmp_path):
+    """In-process broker: a device of a foreign CA fails TLS until `trust_ca`; then TLS succeeds,
+    the unknown certificate (sent with its CA, as JITR devices do) is offered to
+    ``lab.on_unknown_certificate``, and declining it gives CONNACK 5."""
     from localcore.config import LabConfig
     from localcore.mqtt.broker import LabBroker
     from localcore.pki import LabPKI
@@ -422,13 +440,15 @@ def test_a_ca_trusted_at_run_time_is_seen_by_the_next_handshake(tmp_path):
     from labfixture import free_port
 
     ca_cert, ca_key = make_ca("foreign CA")
-    cert, key = issue(tmp_path, "foreign-device", ca_cert, ca_key)
+    cert, key = issue(tmp_path, "foreign-device", ca_cert, ca_key, with_chain=True)
     ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+    offered: list[tuple[list[bytes], str]] = []
 
     async def scenario() -> tuple[bytes | None, bytes | None]:
         config = LabConfig(home=tmp_path / "home", http_port=free_port(), mqtt_port=free_port())
         lab = Lab(config, LabPKI.load_or_create(config.home))
         lab.loop = asyncio.get_running_loop()
+        lab.on_unknown_certificate = lambda chain, client_id: offered.append((chain, client_id))
         broker = LabBroker(lab)
         await broker.start()
         try:
@@ -443,6 +463,8 @@ def test_a_ca_trusted_at_run_time_is_seen_by_the_next_handshake(tmp_path):
 
     assert before is None  # the TLS layer refused the certificate
     assert after == bytes([0x20, 0x02, 0x00, 0x05])  # TLS accepted; not registered → CONNACK 5
+    leaf_der = x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(serialization.Encoding.DER)
+    assert offered == [([leaf_der, ca_cert.public_bytes(serialization.Encoding.DER)], "foreign-device")]
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -485,7 +507,8 @@ def make_ca(name: str):
     return cert, key
 
 
-def issue(folder: Path, name: str, ca_cert, ca_key) -> tuple[Path, Path]:
+def issue(folder: Path, name: str, ca_cert, ca_key, with_chain: bool = False) -> tuple[Path, Path]:
+    """A device key and certificate from ``ca_cert``; ``with_chain`` appends the CA to the file."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(timezone.utc)
     cert = (
@@ -496,8 +519,9 @@ def issue(folder: Path, name: str, ca_cert, ca_key) -> tuple[Path, Path]:
     )
     key_text = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption()).decode()
-    return (write_secret(folder / f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM).decode()),
-            write_secret(folder / f"{name}.key", key_text))
+    chain = [cert, ca_cert] if with_chain else [cert]
+    cert_text = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in chain)
+    return write_secret(folder / f"{name}.crt", cert_text), write_secret(folder / f"{name}.key", key_text)
 
 
 def self_signed(folder: Path, name: str) -> tuple[Path, Path]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import stat
 import uuid
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 
 from helpers import certs
 from helpers.console import MqttConsole
@@ -212,3 +216,37 @@ def test_bulk_provisioning_then_a_connectivity_test_of_three_devices(ws):
     assert list(written["written"]) == [True, True, True]
     assert report[["connected", "published", "received"]].all().all(), report.to_string()
     assert len(connect_time_chart(report).axes[0].patches) == 3
+
+
+def self_signed_files(folder: Path, name: str) -> certs.DeviceFiles:
+    key = certs.new_key("ec")
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())
+    )
+    return certs.save_device(folder, name, cert.public_bytes(serialization.Encoding.PEM).decode(), key)
+
+
+def test_a_certificate_aws_iot_never_issued_is_refused_as_unknown(ws, tmp_path):
+    files = self_signed_files(tmp_path, "stranger")
+    device = Device("stranger", files.cert, files.key, ws.endpoint, ws.port, ws.root_ca, iot=ws.iot, local=True)
+
+    with pytest.raises(ConnectionRefused) as caught:
+        device.connect(timeout=WAIT_S)
+
+    assert caught.value.reason == "certificate_unknown"
+
+
+def test_the_wrong_root_ca_is_a_tls_failure(ws, tmp_path):
+    name = unique("trusting")
+    files, _ = provision(ws, name, publisher(name))
+    wrong_ca = self_signed_files(tmp_path, "not-the-lab").cert
+    device = Device(name, files.cert, files.key, ws.endpoint, ws.port, wrong_ca, iot=ws.iot, local=True)
+
+    with pytest.raises(ConnectionRefused) as caught:
+        device.connect(timeout=WAIT_S)
+
+    assert caught.value.reason == "tls" and "not trusted by the root CA" in str(caught.value)

@@ -12,7 +12,11 @@ from moto.core.config import default_user_config
 from moto.iot.models import IoTBackend
 
 from localcore.mqtt.authorizer import (
+    BASIC_INGEST,
     CONNECT,
+    FORBIDDEN,
+    JOBS,
+    SHADOW,
     PUBLISH,
     RECEIVE,
     RETAIN_PUBLISH,
@@ -20,7 +24,10 @@ from localcore.mqtt.authorizer import (
     UNRESTRICTED,
     ConnectionAuthorizer,
     PolicyBook,
+    ReservedTopic,
     group_chain,
+    publish_problem,
+    reserved_topic,
     resolve_grants,
 )
 from localcore.mqtt.identity import Identity, identify
@@ -202,3 +209,53 @@ def test_policy_book_parses_each_document_once_and_ignores_malformed_ones():
 
 def test_unrestricted_allows_everything():
     assert UNRESTRICTED.allowed(PUBLISH, "$aws/anything") and UNRESTRICTED.allowed(CONNECT, "x")
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        ("telemetry/x", None),
+        ("$aws/things/lamp/shadow/update", ReservedTopic(SHADOW, "lamp")),
+        ("$aws/things/lamp/shadow/name/cfg/get", ReservedTopic(SHADOW, "lamp")),
+        ("$aws/things/lamp/jobs/get", ReservedTopic(JOBS, "lamp")),
+        ("$aws/rules/store_it/sensors/1", ReservedTopic(BASIC_INGEST, "store_it")),
+        ("$aws/rules/store_it", ReservedTopic(FORBIDDEN)),
+        ("$aws/events/presence/connected/x", ReservedTopic(FORBIDDEN)),
+        ("$aws/things/lamp/tunnels/notify", ReservedTopic(FORBIDDEN)),
+        ("$SYS/broker/uptime", ReservedTopic(FORBIDDEN)),
+    ],
+    ids=["plain", "classic-shadow", "named-shadow", "jobs", "basic-ingest", "basic-ingest-without-topic",
+         "lifecycle-events", "other-thing-topic", "sys-topic"],
+)
+def test_reserved_topics_are_routed_or_forbidden(topic, expected):
+    assert reserved_topic(topic) == expected
+
+
+class FixedDecisions:
+    """An authorizer stand-in that allows exactly the listed (action, name) pairs."""
+
+    def __init__(self, *allowed: tuple[str, str]) -> None:
+        self.allowed_pairs = set(allowed)
+
+    def allowed(self, action: str, name: str) -> bool:
+        return (action, name) in self.allowed_pairs
+
+
+@pytest.mark.parametrize(
+    ("topic", "retain", "grants", "problem"),
+    [
+        ("a/b", False, FixedDecisions((PUBLISH, "a/b")), None),
+        ("a/b", False, FixedDecisions(), "AUTH_ERROR"),
+        ("a/b", True, FixedDecisions((PUBLISH, "a/b")), "AUTH_ERROR"),
+        ("a/b", True, FixedDecisions((PUBLISH, "a/b"), (RETAIN_PUBLISH, "a/b")), None),
+        ("a/+", False, UNRESTRICTED, "CLIENT_ERROR"),
+        ("", False, UNRESTRICTED, "CLIENT_ERROR"),
+        ("$aws/events/x", False, UNRESTRICTED, "CLIENT_ERROR"),
+        ("$aws/things/t/shadow/update", False, FixedDecisions((PUBLISH, "$aws/things/t/shadow/update")), None),
+        ("$aws/things/t/shadow/update", False, FixedDecisions(), "AUTH_ERROR"),
+    ],
+    ids=["allowed", "not-allowed", "retain-without-retain-publish", "retain-allowed", "wildcard-in-topic",
+         "empty-topic", "forbidden-reserved-topic", "shadow-topic-allowed", "shadow-topic-not-allowed"],
+)
+def test_publish_decisions(topic, retain, grants, problem):
+    assert publish_problem(topic, retain, grants) == problem

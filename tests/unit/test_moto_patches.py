@@ -104,3 +104,24 @@ def test_a_group_with_a_missing_parent_is_not_found(iot):
     with pytest.raises(JsonRESTError) as raised:
         iot.create_thing_group("child", "no-such-parent", {})
     assert raised.value.error_type == "ResourceNotFoundException"
+
+
+def test_deleting_a_certificate_works_while_a_group_has_a_policy(iot):
+    iot.create_thing_group("g", None, {})
+    iot.create_policy("gp", '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}')
+    iot.attach_policy("gp", iot.describe_thing_group("g").arn)
+    cert, _ = iot.create_keys_and_certificate(set_as_active=False)
+    iot.delete_certificate(cert.certificate_id, force_delete=False)
+    assert cert.certificate_id not in iot.certificates
+
+
+def test_a_certificate_with_a_policy_cannot_be_deleted(iot):
+    from moto.core.exceptions import JsonRESTError
+
+    iot.create_policy("cp", '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}')
+    cert, _ = iot.create_keys_and_certificate(set_as_active=False)
+    iot.attach_policy("cp", cert.arn)
+    with pytest.raises(JsonRESTError) as raised:
+        iot.delete_certificate(cert.certificate_id, force_delete=False)
+    assert raised.value.error_type == "DeleteConflictException"
+    assert cert.certificate_id in iot.certificates

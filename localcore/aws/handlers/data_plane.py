@@ -19,7 +19,7 @@ from typing import Any
 from localcore.errors import InvalidRequestException
 from localcore.iot.shadow import parse_shadow_topic
 from localcore.mqtt import shadow_service
-from localcore.mqtt.broker import BASIC_INGEST, FORBIDDEN, JOBS, SHADOW, reserved_topic
+from localcore.mqtt.authorizer import BASIC_INGEST, FORBIDDEN, JOBS, SHADOW, reserved_topic
 
 from . import handles
 
@@ -78,7 +78,7 @@ def delete_thing_shadow(lab: Any, params: dict) -> dict:
 @handles("iot-data", "ListNamedShadowsForThing")
 def list_named_shadows_for_thing(lab: Any, params: dict) -> dict:
     names = shadow_service.shadow_store(lab).list_named(params["thingName"])
-    size = params.get("pageSize") or LIST_PAGE_SIZE_MAX
+    size = params.get("pageSize", LIST_PAGE_SIZE_MAX)
     if not 1 <= size <= LIST_PAGE_SIZE_MAX:
         raise InvalidRequestException(f"pageSize must be between 1 and {LIST_PAGE_SIZE_MAX}")
     start = _page_start(params.get("nextToken"), len(names))

@@ -93,9 +93,26 @@ def _create_policy_version(self, policy_name, policy_document, *args, **kwargs):
     check_policy(policy_name, policy_document)
 
 
+def _validation_delete(original, self, cert, force_delete: bool = False) -> None:
+    """moto's check crashes (500) when any policy is attached to a thing group; same rules, by ARN."""
+    from moto.iot.exceptions import CertificateStateException, DeleteConflictException
+
+    if cert.status == "ACTIVE":
+        raise CertificateStateException(
+            "Certificate must be deactivated (not ACTIVE) before deletion.", cert.certificate_id
+        )
+    things = [principal for principal, _thing in list(self.principal_things) if principal == cert.arn]
+    if things:
+        raise DeleteConflictException(f"Things must be detached before deletion (arn: {things[0]})")
+    policies = [principal for principal, _policy in list(self.principal_policies) if principal == cert.arn]
+    if policies and not force_delete:
+        raise DeleteConflictException(f"Certificate policies must be detached before deletion (arn: {policies[0]})")
+
+
 def install(lab: Any) -> None:
     wrap_around(MODELS, "IoTBackend", "create_thing", _guard(_create_thing))
     wrap_around(MODELS, "IoTBackend", "create_thing_type", _guard(_create_thing_type))
     wrap_around(MODELS, "IoTBackend", "create_thing_group", _guard(_create_thing_group))
     wrap_around(MODELS, "IoTBackend", "create_policy", _guard(_create_policy))
     wrap_around(MODELS, "IoTBackend", "create_policy_version", _guard(_create_policy_version))
+    wrap_around(MODELS, "IoTBackend", "_validation_delete", _validation_delete)
