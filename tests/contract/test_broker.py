@@ -407,6 +407,16 @@ def test_iot_data_publish_reaches_an_mqtt_subscriber(lab, data, console):
     assert console.next_message() == (topic, b'{"t": 20}')
 
 
+@pytest.mark.parametrize(
+    ("topic", "qos"),
+    [("a/+/c", 0), ("$aws/events/presence/connected/x", 0), ("plain/topic", 2)],
+    ids=["wildcard-in-topic", "forbidden-reserved-topic", "qos-2"],
+)
+def test_iot_data_publish_refuses_what_aws_refuses(lab, data, topic, qos):
+    with pytest.raises(data.exceptions.InvalidRequestException):
+        data.publish(topic=topic, qos=qos, payload=b"x")
+
+
 def test_iot_data_publish_to_a_shadow_topic_updates_the_shadow(lab, data, console):
     thing = unique("desk")
     accepted = f"$aws/things/{thing}/shadow/update/accepted"

@@ -41,7 +41,7 @@ def publish(lab: Any, params: dict) -> dict:
     if not topic or "+" in topic or "#" in topic:
         raise InvalidRequestException(f"Topic {topic!r} is not valid: a topic name cannot be empty or hold + or #")
     reserved = reserved_topic(topic)
-    if reserved is not None and reserved.kind == FORBIDDEN:
+    if reserved is not None and reserved.kind == FORBIDDEN:  # error code [unconfirmed]
         raise InvalidRequestException(f"Publishing to the reserved topic {topic!r} is not allowed")
     if reserved is not None and reserved.kind == BASIC_INGEST:
         _call_hook(lab, "on_basic_ingest", reserved.name, topic, payload, None)
