@@ -18,7 +18,6 @@ import argparse
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 from common import ROOT, Timer, private_lab, report
 

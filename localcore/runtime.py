@@ -74,7 +74,9 @@ class Lab:
         return f"arn:aws:iot:{self.config.region}:{self.config.account_id}:{kind}/{name}"
 
     # -- MQTT ----------------------------------------------------------------------------------
-    def publish(self, topic: str, payload: bytes | str | dict | list, qos: int = 0) -> Future | None:
+    def publish(
+        self, topic: str, payload: bytes | str | dict | list, qos: int = 0, retain: bool = False
+    ) -> Future | None:
         """Publish into the broker from any thread, as AWS IoT itself does (events, shadow replies).
 
         Returns a future that completes when the broker has queued the message, or None while no
@@ -90,7 +92,7 @@ class Lab:
             listener(topic, data)
         if self.broker is None or self.loop is None or self.loop.is_closed():
             return None
-        coroutine = self.broker.publish_from_service(topic, data, qos)
+        coroutine = self.broker.publish_from_service(topic, data, qos, retain=retain)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -98,6 +100,10 @@ class Lab:
         if running is self.loop:
             return asyncio.ensure_future(coroutine)  # type: ignore[return-value]
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def connected_clients(self) -> list[str]:
+        """Client ids connected to the broker now (fleet indexing's connectivity)."""
+        return self.broker.connected_client_ids() if self.broker is not None else []
 
     def on_publish(self, listener: Callable[[str, bytes], None]) -> None:
         """Observe every service-side publish (used by tests and the rules engine)."""

@@ -67,7 +67,11 @@ async def _serve(config: LabConfig) -> None:
     http_thread.start()
 
     lab.loop = asyncio.get_running_loop()
-    broker = LabBroker(lab)
+    # Benchmarks only: LOCALCORE_ENFORCE_POLICIES=0 measures the same broker with checks off.
+    enforce = os.environ.get("LOCALCORE_ENFORCE_POLICIES", "1") != "0"
+    if not enforce:
+        log.warning("policy enforcement is OFF (LOCALCORE_ENFORCE_POLICIES=0): for benchmarks only")
+    broker = LabBroker(lab, enforce_policies=enforce)
     await broker.start()
     lab.broker = broker
 

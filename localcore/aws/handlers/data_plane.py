@@ -11,7 +11,6 @@ consistent. Errors are AWS's: ``ShadowError`` carries the iot-data error type an
 
 from __future__ import annotations
 
-import asyncio
 import json
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from typing import Any
@@ -98,13 +97,7 @@ def _page_start(token: str | None, total: int) -> int:
 
 def _deliver(lab: Any, topic: str, payload: bytes, qos: int, retain: bool) -> None:
     """Queue the message in the broker and wait until it is queued (no broker: nothing to do)."""
-    if retain and lab.broker is not None and lab.loop is not None:
-        # Lab.publish has no retain flag: retained messages go to the broker directly.
-        future = asyncio.run_coroutine_threadsafe(
-            lab.broker.publish_from_service(topic, payload, qos, retain=True), lab.loop
-        )
-    else:
-        future = lab.publish(topic, payload, qos)
+    future = lab.publish(topic, payload, qos, retain=retain)
     if isinstance(future, Future):
         try:
             future.result(timeout=QUEUE_WAIT_S)
