@@ -36,7 +36,7 @@ status: $(STAMP)
 	$(BIN)/python -m localcore status
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	cd bench && ../$(BIN)/python run_all.py
 
 clean-work:
 	$(BIN)/python -m localcore stop || true

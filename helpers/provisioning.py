@@ -7,6 +7,8 @@ The lesson's own calls (``iot.start_thing_registration_task`` and friends) stay 
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import math
 import os
@@ -357,11 +359,24 @@ def connectivity_test(
     return pd.DataFrame(rows, columns=["device", "connected", "connect_ms", "published", "received", "error"])
 
 
-def connect_time_chart(df: Any, title: str = "Connect time per device") -> Any:
-    """A bar chart of ``connect_ms`` per device: green received, orange not received, red not connected."""
+@functools.cache
+def _png_figure_class() -> type:
+    """A matplotlib Figure that shows itself as a PNG in Jupyter even when pyplot (and with it the
+    inline backend) was never imported; a bare Figure would show only ``<Figure size ...>``."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 3.5))
+    class PngFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png")
+            return buffer.getvalue()
+
+    return PngFigure
+
+
+def connect_time_chart(df: Any, title: str = "Connect time per device") -> Any:
+    """A bar chart of ``connect_ms`` per device: green received, orange not received, red not connected."""
+    figure = _png_figure_class()(figsize=(10, 3.5))
     axes = figure.subplots()
     records = list(df.itertuples())
     colours = [
