@@ -25,12 +25,13 @@ log = logging.getLogger("localcore")
 
 
 def build_lab(config: LabConfig) -> Lab:
-    from .aws import moto_patches
+    from .aws import auto_registration, moto_patches
     from .pki import LabPKI
 
     pki = LabPKI.load_or_create(config.home)
     lab = Lab(config, pki)
     moto_patches.apply(lab)
+    auto_registration.install(lab)  # JITP/JITR on a device's first connection
     return lab
 
 

@@ -202,3 +202,31 @@ def thing_group_hierarchy_event(operation: Link, parent: GroupRef, child: GroupR
         f"{PREFIX}/thingGroupHierarchy/thingGroup/{parent.name}/childThingGroup/{child.name}/{operation.lower()}"
     )
     return topic, payload
+
+
+# -- CA_CERTIFICATE -----------------------------------------------------------------------------------
+CA_CERTIFICATE = "CA_CERTIFICATE"
+
+# [unconfirmed] Units of the JITR message's two times. AWS's example shows ``timestamp`` as a bare
+# 10-digit number (seconds) and ``certificateRegistrationTimestamp`` as a quoted 13-digit string
+# (milliseconds); the lab follows that example.
+REGISTERED_TIMESTAMP_DIVISOR = 1000  # ms → the unit of ``timestamp``
+REGISTRATION_TIMESTAMP_AS_STRING = True
+
+
+def certificate_registered_event(
+    certificate_id: str, ca_certificate_id: str, status: str, registered_ms: int, stamp: Stamp
+) -> Event:
+    """``$aws/events/certificates/registered/<caCertificateId>``: JITR's message about a device
+    certificate that a registered CA signed and that AWS IoT has just registered (``status`` is
+    ``PENDING_ACTIVATION``). ``registered_ms`` is when the certificate was registered."""
+    registered = str(registered_ms) if REGISTRATION_TIMESTAMP_AS_STRING else registered_ms
+    payload = {
+        "certificateId": certificate_id,
+        "caCertificateId": ca_certificate_id,
+        "timestamp": stamp.timestamp_ms // REGISTERED_TIMESTAMP_DIVISOR,
+        "certificateStatus": status,
+        "awsAccountId": stamp.account_id,
+        "certificateRegistrationTimestamp": registered,
+    }
+    return f"{PREFIX}/certificates/registered/{ca_certificate_id}", payload

@@ -125,3 +125,17 @@ def test_a_certificate_with_a_policy_cannot_be_deleted(iot):
         iot.delete_certificate(cert.certificate_id, force_delete=False)
     assert raised.value.error_type == "DeleteConflictException"
     assert cert.certificate_id in iot.certificates
+
+
+def test_inline_role_policies_from_cloudformation_are_json(lab):
+    import json as _json
+
+    from moto.iam.models import Role, iam_backends
+
+    Role.create_from_cloudformation_json("r1", {"Properties": {
+        "RoleName": "cfn-role", "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "Policies": [{"PolicyName": "inline", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}],
+    }}, lab.config.account_id, lab.config.region)
+    document = iam_backends[lab.config.account_id]["aws"].get_role_policy("cfn-role", "inline")[1]
+    assert _json.loads(document)["Statement"][0]["Action"] == "s3:GetObject"

@@ -21,7 +21,7 @@ MODULES = (
     "endpoint",
     "register_thing",
     "registration_tasks",
-    "certificates",
+    "ca_certificates",
     "data_plane",
 )
 
