@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -85,8 +86,8 @@ def on_unknown_certificate(lab: Any, chain_ders: Sequence[bytes], client_id: str
 
 def issuing_ca(iot: Any, leaf: x509.Certificate, presented: Sequence[bytes], existing: Any = None) -> Any | None:
     """The registered CA that signed ``leaf``: the one the certificate was registered with, else
-    one sent in the chain, else one found by issuer name and signature. An ACTIVE CA wins over an inactive one with the
-    same key; None when no registered CA signed it."""
+    one sent in the chain, else one found by issuer name and signature. An ACTIVE CA wins over
+    an inactive one with the same key; None when no registered CA signed it."""
     candidates: list[Any] = []
     for ca_id in [getattr(existing, "ca_certificate_id", None)] + [fingerprint_der(der) for der in presented]:
         ca = iot.ca_certificates.get(ca_id or "")
@@ -128,7 +129,7 @@ def _provision(lab: Any, template: str, leaf: x509.Certificate, certificate_id: 
         log.warning("JITP of certificate %s (client %r) failed: %s: %s",
                     certificate_id, client_id, error.code, error.message)
         return
-    except Exception:  # noqa: BLE001 - a lab bug must not break the broker's admission path
+    except Exception:  # a lab bug must not break the broker's admission path
         log.exception("JITP of certificate %s (client %r) failed", certificate_id, client_id)
         return
     log.info("JITP provisioned certificate %s (client %r)", certificate_id, client_id)
@@ -145,7 +146,7 @@ def _announce(lab: Any, record: Any, ca_id: str) -> None:
     )
     try:
         lab.publish(topic, payload)
-    except Exception:  # noqa: BLE001 - the registration happened; delivery is best effort
+    except Exception:  # the registration happened; delivery is best effort
         log.exception("could not publish %s", topic)
 
 

@@ -230,3 +230,74 @@ def certificate_registered_event(
         "certificateRegistrationTimestamp": registered,
     }
     return f"{PREFIX}/certificates/registered/{ca_certificate_id}", payload
+
+
+# == Jobs (JOB, JOB_EXECUTION) ========================================================================
+# Reference section 1.5 (AWS "Jobs events"). The top-level ``timestamp`` is in seconds here, as in
+# AWS's examples, while createdAt/lastUpdatedAt/completedAt are in milliseconds.
+JOB = "JOB"
+JOB_EXECUTION = "JOB_EXECUTION"
+JobOperation = Literal["completed", "canceled", "deleted", "cancellation_in_progress", "deletion_in_progress"]
+JobExecutionOperation = Literal["succeeded", "failed", "rejected", "canceled", "timed_out", "removed", "deleted"]
+# jobProcessDetails of a ``completed`` event: the counts AWS's example shows (no queued/in-progress
+# count can be non-zero once a job is complete).
+COMPLETED_COUNTS = (
+    "numberOfCanceledThings", "numberOfRejectedThings", "numberOfFailedThings", "numberOfRemovedThings",
+    "numberOfSucceededThings",
+)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: str
+    status: str
+    target_selection: str
+    targets: tuple[str, ...]
+    description: str | None
+    created_ms: int
+    last_updated_ms: int
+    completed_ms: int | None = None
+    comment: str | None = None
+    process_details: dict[str, int] = field(default_factory=dict)
+
+
+def job_event(operation: JobOperation, job: JobRecord, stamp: Stamp) -> Event:
+    """``$aws/events/job/<jobId>/<operation>``: ``completed`` carries completedAt and
+    jobProcessDetails, the others (cancel and delete, each in two phases) carry ``comment``."""
+    payload: dict[str, Any] = {
+        "eventType": "JOB",
+        "eventId": stamp.event_id,
+        "timestamp": stamp.timestamp_ms // 1000,
+        "operation": operation,
+        "jobId": job.job_id,
+        "status": job.status,
+        "targetSelection": job.target_selection,
+        "targets": list(job.targets),
+        "description": job.description,
+        "createdAt": job.created_ms,
+        "lastUpdatedAt": job.last_updated_ms,
+    }
+    if operation == "completed":
+        payload["completedAt"] = job.completed_ms
+        payload["jobProcessDetails"] = {name: job.process_details.get(name, 0) for name in COMPLETED_COUNTS}
+    else:
+        payload["comment"] = job.comment
+    return f"{PREFIX}/job/{job.job_id}/{operation}", payload
+
+
+def job_execution_event(
+    operation: JobExecutionOperation, job_id: str, thing_arn: str, status: str,
+    status_details: dict[str, str], stamp: Stamp,
+) -> Event:
+    """``$aws/events/jobExecution/<jobId>/<operation>``, when an execution ends or is deleted."""
+    payload = {
+        "eventType": "JOB_EXECUTION",
+        "eventId": stamp.event_id,
+        "timestamp": stamp.timestamp_ms // 1000,
+        "operation": operation,
+        "jobId": job_id,
+        "thingArn": thing_arn,
+        "status": status,
+        "statusDetails": dict(status_details),
+    }
+    return f"{PREFIX}/jobExecution/{job_id}/{operation}", payload

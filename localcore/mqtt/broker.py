@@ -81,6 +81,7 @@ from .authorizer import (
     resolve_grants,
 )
 from .identity import (
+    AutoRegistrationStarted,
     ConnectionRefused,
     Identity,
     console_certificate_id,
@@ -223,6 +224,10 @@ class LabBroker(Broker):
             raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
         try:
             connection = self._admit(incoming)
+        except AutoRegistrationStarted as started:
+            log.info("client %r from %s: %s; connection closed", incoming.client_id, remote_address, started)
+            await _close_quietly(writer)  # no CONNACK, as AWS IoT: "the connection was lost"
+            raise AMQTTError(f"dropped: {started}") from None
         except ConnectionRefused as refusal:
             log.info("refused client %r from %s: %s", incoming.client_id, remote_address, refusal)
             await _close_quietly(writer, ConnackPacket.build(0, NOT_AUTHORIZED))

@@ -52,6 +52,11 @@ class ConnectionRefused(Exception):
     """The connection must be refused; the message says why (for the lab's log, not the client)."""
 
 
+class AutoRegistrationStarted(ConnectionRefused):
+    """The hook registered the certificate (JITP/JITR) but it is not usable yet: AWS IoT closes this
+    first connection without a CONNACK, which clients report as "the connection was lost"."""
+
+
 @dataclass(frozen=True)
 class Identity:
     """An authenticated client: its certificate and the fields policy variables read from it."""
@@ -122,6 +127,8 @@ def identify(
     if problem is not None and on_unknown is not None and _offered(iot, certificate_id):
         if on_unknown(list(chain_ders), client_id) is True:
             problem = registry_problem(iot, certificate_id)
+        elif certificate_id in iot.certificates:  # the hook registered it: JITP/JITR has begun
+            raise AutoRegistrationStarted(f"certificate {certificate_id}: auto-registration started")
     if problem is not None:
         raise ConnectionRefused(f"certificate {certificate_id}: {problem}")
     return Identity(certificate_id, iot.certificates[certificate_id].arn, **fields)

@@ -139,3 +139,8 @@ def test_inline_role_policies_from_cloudformation_are_json(lab):
     }}, lab.config.account_id, lab.config.region)
     document = iam_backends[lab.config.account_id]["aws"].get_role_policy("cfn-role", "inline")[1]
     assert _json.loads(document)["Statement"][0]["Action"] == "s3:GetObject"
+
+
+def test_creating_the_same_group_twice_returns_it(iot):
+    first = iot.create_thing_group("same", None, None)
+    assert iot.create_thing_group("same", None, None) == first

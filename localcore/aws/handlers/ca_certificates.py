@@ -49,6 +49,8 @@ CERTIFICATE_MODES = (DEFAULT_MODE, SNI_ONLY)
 REGISTRATION_CODE = "registration_code"
 CA_SETTINGS = "ca_certificate_settings"
 
+# AWS's CA ARNs read ``cacert/<id>`` (moto writes ``cert/<id>``).
+CA_ARN_KIND = "cacert"
 # AWS: at most 10 CA certificates with the same subject per account (error type inferred).
 MAX_CAS_PER_SUBJECT = 10
 MAX_PAGE_SIZE = 250
@@ -169,6 +171,7 @@ def register_ca_certificate(lab, params: dict) -> dict:
         record = iot.register_ca_certificate(
             ca_certificate=_pem(ca), set_as_active=bool(params.get("setAsActive")), registration_config=config,
         )
+        record.arn = lab.arn(CA_ARN_KIND, ca_id)
         lab.state.setdefault(CA_SETTINGS, {})[ca_id] = CaSettings(
             auto_registration=ENABLE if params.get("allowAutoRegistration") else DISABLE, mode=mode,
         )
@@ -361,7 +364,8 @@ def list_certificates_by_ca(lab, params: dict) -> dict:
 
 def _page(records: list[Any], params: dict) -> tuple[list[Any], str | None]:
     """One page by creation date (newest first unless ascendingOrder) and the next marker."""
-    size = params.get("pageSize") or MAX_PAGE_SIZE
+    size = params.get("pageSize")
+    size = MAX_PAGE_SIZE if size is None else size
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidRequestException(f"pageSize must be between 1 and {MAX_PAGE_SIZE}.")
     marker = params.get("marker") or "0"

@@ -93,6 +93,12 @@ def _create_policy_version(self, policy_name, policy_document, *args, **kwargs):
     check_policy(policy_name, policy_document)
 
 
+def _same_group_properties(original, self, thing_group_name, parent_group_name=None, thing_group_properties=None):
+    """moto stores absent properties as {} but compares the next call's None with them, so creating
+    the same group twice failed; AWS returns the existing group when nothing differs."""
+    return original(self, thing_group_name, parent_group_name, thing_group_properties or {})
+
+
 def _validation_delete(original, self, cert, force_delete: bool = False) -> None:
     """moto's check crashes (500) when any policy is attached to a thing group; same rules, by ARN."""
     from moto.iot.exceptions import CertificateStateException, DeleteConflictException
@@ -112,6 +118,7 @@ def _validation_delete(original, self, cert, force_delete: bool = False) -> None
 def install(lab: Any) -> None:
     wrap_around(MODELS, "IoTBackend", "create_thing", _guard(_create_thing))
     wrap_around(MODELS, "IoTBackend", "create_thing_type", _guard(_create_thing_type))
+    wrap_around(MODELS, "IoTBackend", "create_thing_group", _same_group_properties)
     wrap_around(MODELS, "IoTBackend", "create_thing_group", _guard(_create_thing_group))
     wrap_around(MODELS, "IoTBackend", "create_policy", _guard(_create_policy))
     wrap_around(MODELS, "IoTBackend", "create_policy_version", _guard(_create_policy_version))
