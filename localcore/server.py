@@ -25,13 +25,16 @@ log = logging.getLogger("localcore")
 
 
 def build_lab(config: LabConfig) -> Lab:
-    from .aws import auto_registration, moto_patches
+    from . import rules
+    from .aws import auto_registration, jobs_service, moto_patches
     from .pki import LabPKI
 
     pki = LabPKI.load_or_create(config.home)
     lab = Lab(config, pki)
     moto_patches.apply(lab)
     auto_registration.install(lab)  # JITP/JITR on a device's first connection
+    rules.install(lab)  # topic rules run on every message the broker accepts
+    jobs_service.install(lab)  # IoT Jobs: lab.jobs and lab.on_jobs_request (after moto_patches.apply)
     return lab
 
 
@@ -58,7 +61,9 @@ def _request_handler():
 
 
 async def _serve(config: LabConfig) -> None:
+    from . import rules
     from .aws.app import LabApp
+    from .lambda_runner import service as lambda_service
     from .mqtt.broker import LabBroker
 
     lab = build_lab(config)
@@ -94,3 +99,5 @@ async def _serve(config: LabConfig) -> None:
         lifecycle.remove_state(config, os.getpid())
         await broker.shutdown()
         http.shutdown()
+        rules.stop(lab)
+        lambda_service.close(lab)  # kills functions still running

@@ -159,7 +159,7 @@ def _status(lab: Any, environ: dict) -> tuple[int, dict, bytes]:
         "caCertificates": len(iot.ca_certificates),
         "policies": len(iot.policies),
         "topicRules": len(iot.rules),
-        "jobs": len(iot.jobs),
+        "jobs": len(lab.jobs.jobs) if getattr(lab, "jobs", None) is not None else len(iot.jobs),
     }
     broker = lab.broker
     return _json(200, {

@@ -250,7 +250,6 @@ COMPLETED_COUNTS = (
 @dataclass(frozen=True)
 class JobRecord:
     job_id: str
-    status: str
     target_selection: str
     targets: tuple[str, ...]
     description: str | None
@@ -262,7 +261,8 @@ class JobRecord:
 
 
 def job_event(operation: JobOperation, job: JobRecord, stamp: Stamp) -> Event:
-    """``$aws/events/job/<jobId>/<operation>``: ``completed`` carries completedAt and
+    """``$aws/events/job/<jobId>/<operation>``; ``status`` is the operation in upper case
+    (``CANCELLATION_IN_PROGRESS``, ``CANCELED``, ...). ``completed`` carries completedAt and
     jobProcessDetails, the others (cancel and delete, each in two phases) carry ``comment``."""
     payload: dict[str, Any] = {
         "eventType": "JOB",
@@ -270,7 +270,7 @@ def job_event(operation: JobOperation, job: JobRecord, stamp: Stamp) -> Event:
         "timestamp": stamp.timestamp_ms // 1000,
         "operation": operation,
         "jobId": job.job_id,
-        "status": job.status,
+        "status": operation.upper(),
         "targetSelection": job.target_selection,
         "targets": list(job.targets),
         "description": job.description,

@@ -32,11 +32,11 @@ comparison, a range bracket or ``TO`` (Lucene would read it as "prohibit").
 
 from __future__ import annotations
 
-import json
 import math
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from luqum import tree
 from luqum.exceptions import ParseError
@@ -44,7 +44,7 @@ from luqum.thread import parse as luqum_parse  # the thread-safe entry point of 
 
 from localcore.errors import AwsError
 
-# AWS "Query syntax": "The maximum number of terms in a query is 12" (the reference's 7 is older).
+# AWS "Query syntax" allows at most 12 terms per query (the reference's 7 is an older limit).
 MAX_TERMS = 12
 # AWS: a leading wildcard is allowed in one term per query, in a query of at most 100 characters.
 MAX_LEADING_WILDCARD_TERMS = 1
@@ -71,20 +71,13 @@ ValueTest = Callable[[Value], bool]
 
 @dataclass(frozen=True)
 class Query:
-    """A parsed query: ``fields`` are the fields it names; ``any_field`` is True when a term has
-    no field (it then reads every field of a document)."""
+    """A parsed query."""
 
     text: str
     predicate: Predicate
-    fields: frozenset[str]
-    any_field: bool
 
     def matches(self, document: Document) -> bool:
         return self.predicate(document)
-
-    def reads(self, prefix: str) -> bool:
-        """Whether matching may read fields starting with ``prefix`` (e.g. ``"shadow."``)."""
-        return self.any_field or any(f.startswith(prefix) for f in self.fields)
 
 
 def parse_query(text: str) -> Query:
@@ -98,12 +91,7 @@ def parse_query(text: str) -> Query:
     compiler = _Compiler(text)
     predicate = compiler.compile(parsed, None)
     compiler.check_limits()
-    return Query(text, predicate, frozenset(compiler.fields), compiler.any_field)
-
-
-def matches(text: str, document: Document) -> bool:
-    """Parse ``text`` and match one document (convenience for tests and notebooks)."""
-    return parse_query(text).matches(document)
+    return Query(text, predicate)
 
 
 # -- AWS syntax -> Lucene syntax --------------------------------------------------------------------
@@ -135,8 +123,6 @@ def _rewrite(segment: str) -> str:
 class _Compiler:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.fields: set[str] = set()
-        self.any_field = False
         self.terms = 0
         self.leading_wildcards = 0
 
@@ -174,10 +160,6 @@ class _Compiler:
 
     def term(self, node: tree.Item, field: str | None) -> Predicate:
         self.terms += 1
-        if field is None:
-            self.any_field = True
-        else:
-            self.fields.add(field)
         if isinstance(node, tree.Word) and node.value == "*":
             test: ValueTest = _always
         elif isinstance(node, tree.Word):
@@ -215,11 +197,20 @@ def _always(_value: Value) -> bool:
 
 def _on_field(field: str | None, test: ValueTest) -> Predicate:
     if field is None:
-        return lambda doc: any(test(v) for values in doc.values() for v in values)
+        def anywhere(doc: Document) -> bool:
+            for values in doc.values():
+                for value in values:
+                    if test(value):
+                        return True
+            return False
+
+        return anywhere
 
     def predicate(doc: Document) -> bool:
-        values = doc.get(field)
-        return bool(values) and any(test(v) for v in values)
+        for value in doc.get(field) or ():
+            if test(value):
+                return True
+        return False
 
     return predicate
 
@@ -230,11 +221,14 @@ _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 def number(value: Value) -> float | None:
     """The value as a number, if it is one: a JSON number, or a string holding a JSON number literal."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
+    kind = type(value)
+    if kind is int or kind is float:
         return float(value)
-    if isinstance(value, str) and _JSON_NUMBER.fullmatch(value):
+    if kind is not str:
+        return None  # booleans are not numbers
+    if value.isascii() and value.isdigit():  # the common case, without the regular expression
+        return float(value) if value[0] != "0" or len(value) == 1 else None
+    if _JSON_NUMBER.fullmatch(value):
         parsed = float(value)
         return parsed if math.isfinite(parsed) else None
     return None
@@ -242,11 +236,12 @@ def number(value: Value) -> float | None:
 
 def text(value: Value) -> str:
     """The value as the indexed text (lower case: search is case-insensitive)."""
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is str:
+        return value.lower()
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    return value.lower()
+    return str(value)  # str() of an int or a float is its JSON form
 
 
 def _split_wildcards(raw: str) -> list[str]:
@@ -274,14 +269,23 @@ def _split_wildcards(raw: str) -> list[str]:
 def _word_test(literal: str) -> ValueTest:
     wanted = literal.lower()
     wanted_number = number(literal)
+    if wanted_number is None:  # a word that is no number can only equal a string or a boolean
+        def test(value: Value) -> bool:
+            kind = type(value)
+            if kind is str:
+                lowered = value.lower()
+                return lowered == wanted or (wanted in lowered and wanted in lowered.split())
+            return kind is bool and wanted == ("true" if value else "false")
 
-    def test(value: Value) -> bool:
-        if wanted_number is not None and (have := number(value)) is not None:
+        return test
+
+    def numeric_test(value: Value) -> bool:
+        if (have := number(value)) is not None:
             return have == wanted_number
         indexed = text(value)
-        return indexed == wanted or (isinstance(value, str) and wanted in indexed.split())
+        return indexed == wanted or (type(value) is str and wanted in indexed.split())
 
-    return test
+    return numeric_test
 
 
 def _wildcard_test(parts: list[str]) -> ValueTest:
@@ -331,7 +335,7 @@ def _range_test(low: str | None, high: str | None, include_low: bool, include_hi
         convert: Callable[[Value], Any] = number
         lo, hi = (number(low) if low is not None else None), (number(high) if high is not None else None)
     else:
-        convert = lambda value: None if isinstance(value, bool) else text(value)  # noqa: E731
+        convert = lambda value: None if isinstance(value, bool) else text(value)
         lo, hi = (low.lower() if low is not None else None), (high.lower() if high is not None else None)
 
     def test(value: Value) -> bool:

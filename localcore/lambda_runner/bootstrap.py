@@ -18,7 +18,8 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
 LOG_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -134,7 +135,7 @@ def invoke(invocation: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         function = load_handler(invocation["handler"])
-    except Exception as exc:  # ImportError, SyntaxError, or whatever the module raised at import
+    except Exception as exc:  # noqa: BLE001 - whatever the module raised at import is the outcome
         outcome.update(init_ms=_ms_since(started), payload=json.dumps(_failure(exc, request_id)))
         return outcome
     outcome["init_ms"] = _ms_since(started)
@@ -144,7 +145,7 @@ def invoke(invocation: dict[str, Any]) -> dict[str, Any]:
         result = function(event, LambdaContext(invocation))
         outcome["payload"] = _marshal(result)
         outcome["ok"] = True
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the function's error is the outcome
         outcome["payload"] = json.dumps(_failure(exc, request_id))
     outcome["duration_ms"] = _ms_since(started)
     return outcome

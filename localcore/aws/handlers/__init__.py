@@ -23,6 +23,10 @@ MODULES = (
     "registration_tasks",
     "ca_certificates",
     "data_plane",
+    "fleet_indexing",
+    "lambda_functions",
+    "topic_rules",
+    "jobs",
 )
 
 

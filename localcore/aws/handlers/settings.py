@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...errors import AwsError, InvalidRequestException, ResourceNotFoundException
-from .. import registry
+from ...errors import AwsError, InvalidRequestException, LimitExceededException
+from ...iot.iot_logs import DEFAULT, LEVELS as LOG_LEVELS, OPTIONS_DEFAULT_LEVEL, TARGET_TYPES as LOG_TARGET_TYPES, THING_GROUP
 from ...runtime import EVENT_TYPES
+from ..iot_logging import REVISION
+from .. import registry
 from . import handles
 
-LOG_LEVELS = ("DEBUG", "INFO", "ERROR", "WARN", "DISABLED")
-LOG_TARGET_TYPES = ("DEFAULT", "THING_GROUP", "CLIENT_ID", "SOURCE_IP", "PRINCIPAL_ID")
+# [unconfirmed] AWS's limit on resource-specific log targets per account.
+MAX_LOG_TARGETS = 1000
 
 
 class NotConfiguredException(AwsError):
@@ -49,70 +51,110 @@ def _logging(lab) -> dict[str, Any]:
     return lab.logging
 
 
+def _changed(lab) -> None:
+    """Tell the running logger (`localcore.aws.iot_logging`) to re-read the settings."""
+    settings = _logging(lab)
+    settings[REVISION] = settings.get(REVISION, 0) + 1
+
+
 def _check_level(level: str | None) -> str:
     if level not in LOG_LEVELS:
         raise InvalidRequestException(f"Log level {level!r} is not valid; expected one of {', '.join(LOG_LEVELS)}.")
     return level
 
 
+def _options(lab) -> dict[str, Any]:
+    options = _logging(lab)["options"]
+    if options is None:
+        raise NotConfiguredException("V2 logging options are not configured for this account.")
+    return options
+
+
 @handles("iot", "SetV2LoggingOptions")
 def set_v2_logging_options(lab, params: dict) -> dict:
-    options = dict(_logging(lab)["options"] or {"defaultLogLevel": "ERROR", "disableAllLogs": False})
-    if "roleArn" in params:
-        options["roleArn"] = params["roleArn"]
+    """Fields left out keep their value (a first call starts from `OPTIONS_DEFAULT_LEVEL`, logs on)."""
     if "defaultLogLevel" in params:
-        options["defaultLogLevel"] = _check_level(params["defaultLogLevel"])
-    if "disableAllLogs" in params:
-        options["disableAllLogs"] = bool(params["disableAllLogs"])
+        _check_level(params["defaultLogLevel"])
+    for configuration in params.get("eventConfigurations") or ():
+        if "logLevel" in configuration:
+            _check_level(configuration["logLevel"])
     with lab.lock:
+        options = dict(_logging(lab)["options"] or {"defaultLogLevel": OPTIONS_DEFAULT_LEVEL, "disableAllLogs": False})
+        for name in ("roleArn", "defaultLogLevel", "eventConfigurations"):
+            if name in params:
+                options[name] = params[name]
+        if "disableAllLogs" in params:
+            options["disableAllLogs"] = bool(params["disableAllLogs"])
         _logging(lab)["options"] = options
+        _changed(lab)
     return {}
 
 
 @handles("iot", "GetV2LoggingOptions")
 def get_v2_logging_options(lab, params: dict) -> dict:
-    options = _logging(lab)["options"]
-    if options is None:
-        raise NotConfiguredException("V2 logging options are not configured for this account.")
-    return dict(options)
+    return dict(_options(lab))
 
 
 @handles("iot", "SetV2LoggingLevel")
 def set_v2_logging_level(lab, params: dict) -> dict:
-    if _logging(lab)["options"] is None:
-        raise NotConfiguredException("Set the v2 logging options (SetV2LoggingOptions) before setting levels.")
+    """A DEFAULT target sets the account's default level (the one SetV2LoggingOptions sets)."""
+    _options(lab)
     target = params.get("logTarget") or {}
-    target_type = target.get("targetType")
+    target_type, name = target.get("targetType"), target.get("targetName")
     if target_type not in LOG_TARGET_TYPES:
         raise InvalidRequestException(f"Target type {target_type!r} is not valid.")
-    name = target.get("targetName")
-    if target_type != "DEFAULT" and not name:
+    level = _check_level(params.get("logLevel"))
+    if target_type != DEFAULT and not name:
         raise InvalidRequestException(f"targetName is required for target type {target_type}.")
-    if target_type == "THING_GROUP" and registry.thing_group(lab, name) is None:
-        raise ResourceNotFoundException(f"Thing group {name} does not exist.")
+    if target_type == THING_GROUP and registry.thing_group(lab, name) is None:
+        # [unconfirmed] error for a missing group: the API model lists no ResourceNotFoundException here.
+        raise InvalidRequestException(f"Thing group {name} does not exist.")
     with lab.lock:
-        _logging(lab)["levels"][(target_type, name)] = _check_level(params.get("logLevel"))
-    lab.registry_changed()
+        if target_type == DEFAULT:
+            _logging(lab)["options"] = {**_options(lab), "defaultLogLevel": level}
+        else:
+            levels = _logging(lab)["levels"]
+            if (target_type, name) not in levels and len(levels) >= MAX_LOG_TARGETS:
+                raise LimitExceededException(f"No more than {MAX_LOG_TARGETS} log targets can be configured.")
+            levels[(target_type, name)] = level
+        _changed(lab)
     return {}
 
 
 @handles("iot", "ListV2LoggingLevels")
 def list_v2_logging_levels(lab, params: dict) -> dict:
-    if _logging(lab)["options"] is None:
-        raise NotConfiguredException("V2 logging options are not configured for this account.")
+    """The DEFAULT target (the default level) first, then the others by type and name."""
+    options = _options(lab)
     wanted = params.get("targetType")
-    rows = [
-        {"logTarget": {"targetType": t, **({"targetName": n} if n else {})}, "logLevel": level}
+    rows = [{"logTarget": {"targetType": DEFAULT}, "logLevel": options.get("defaultLogLevel") or OPTIONS_DEFAULT_LEVEL}]
+    rows += [
+        {"logTarget": {"targetType": t, "targetName": n}, "logLevel": level}
         for (t, n), level in sorted(_logging(lab)["levels"].items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
-        if wanted in (None, t)
     ]
-    return {"logTargetConfigurations": rows}
+    rows = [row for row in rows if wanted in (None, row["logTarget"]["targetType"])]
+    start = _page_start(params.get("nextToken"))
+    size = params.get("maxResults") or len(rows) or 1
+    page = rows[start:start + size]
+    more = start + size < len(rows)
+    return {"logTargetConfigurations": page, **({"nextToken": str(start + size)} if more else {})}
+
+
+def _page_start(token: str | None) -> int:
+    if token is None:
+        return 0
+    if not token.isdigit():
+        raise InvalidRequestException("The nextToken is not valid.")
+    return int(token)
 
 
 @handles("iot", "DeleteV2LoggingLevel")
 def delete_v2_logging_level(lab, params: dict) -> dict:
-    key = (params.get("targetType"), params.get("targetName"))
+    target_type = params.get("targetType")
+    if target_type not in LOG_TARGET_TYPES:
+        raise InvalidRequestException(f"Target type {target_type!r} is not valid.")
+    if target_type == DEFAULT:  # [unconfirmed] AWS's answer; the default level is an option
+        raise InvalidRequestException("The DEFAULT log level cannot be deleted; set it with SetV2LoggingOptions.")
     with lab.lock:
-        _logging(lab)["levels"].pop(key, None)
-    lab.registry_changed()
+        _logging(lab)["levels"].pop((target_type, params.get("targetName")), None)
+        _changed(lab)
     return {}

@@ -1,0 +1,162 @@
+"""Fine-grained logging at run time: ``lab.iot_log(event_type, level, **fields)`` writes AWS IoT's
+log entries to the CloudWatch Logs group ``AWSIotLogsV2`` in moto's logs backend.
+
+`install` adds ``lab.iot_log``. The broker calls it on its loop for connects, disconnects,
+publishes, deliveries and subscriptions, the rules engine from its workers. A call costs little
+when the entry is not wanted: the level of each client (its client id, principal and source IP, and
+the thing groups of the thing named like the client id) is resolved once and cached, until the
+registry changes (``lab.generation``) or the logging settings do (``lab.logging["revision"]``,
+bumped by the settings handlers). A wanted entry is built on the caller's thread and queued; one
+writer thread puts the queue into moto, creating the group and the stream when they are missing.
+
+Entries are written only while the options are set with a role and ``disableAllLogs`` is false,
+as on AWS, where IoT writes with the role it was given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from operator import itemgetter
+from typing import Any
+
+from localcore.iot import iot_logs
+
+log = logging.getLogger("localcore.iot_logs")
+
+STATE_KEY = "iot_logging"
+REVISION = "revision"  # key of lab.logging the settings handlers bump on every change
+BATCH_LIMIT = 1000  # entries per PutLogEvents into moto
+CACHE_LIMIT = 10_000  # clients whose target level is kept
+_UNRESOLVED = object()
+
+
+def stream_name() -> str:
+    """[unconfirmed] AWS does not document its stream names in AWSIotLogsV2; the lab writes one
+    stream per lab process, named by a UUID."""
+    return str(uuid.uuid4())
+
+
+class IotLogging:
+    """The lab's AWS IoT logger; ``log`` is ``lab.iot_log``."""
+
+    def __init__(self, lab: Any) -> None:
+        self.lab = lab
+        self.stream = stream_name()
+        self._seen: tuple[int, int] | None = None
+        self._on = False
+        self._options: dict[str, Any] | None = None
+        self._levels: dict[tuple[str, str | None], str] = {}
+        self._targets: dict[tuple[str | None, str | None, str | None], str | None] = {}
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    # -- the caller's side ----------------------------------------------------------------------
+    def log(self, event_type: str, level: str, **fields: Any) -> None:
+        """Write one entry (AWS's field names) if the level of the client it is about wants it.
+
+        ``traceId`` may be given (the rules engine's trace id); ``status`` defaults to Failure when
+        a ``reason`` is given."""
+        stamp = (self.lab.generation, self.lab.logging.get(REVISION, 0))
+        if stamp != self._seen:
+            self._refresh(stamp)
+        if not self._on:
+            return
+        client_level = self.level_for(fields.get("clientId"), fields.get("principalId"), fields.get("sourceIp"), event_type)
+        if not iot_logs.wanted(client_level, level):
+            return
+        now = time.time()
+        trace_id = fields.pop("traceId", None) or str(uuid.uuid4())
+        entry = iot_logs.log_entry(
+            event_type, level, account_id=self.lab.config.account_id, epoch_s=now, trace_id=trace_id, **fields
+        )
+        self._queue.put((int(now * 1000), json.dumps(entry)))
+        if self._writer is None:
+            self._start_writer()
+
+    def level_for(self, client_id: str | None, principal_id: str | None, source_ip: str | None,
+                  event_type: str | None = None) -> str:
+        """The level this client's ``event_type`` entries are written at (cached per client)."""
+        key = (client_id, principal_id, source_ip)
+        target = self._targets.get(key, _UNRESOLVED)
+        if target is _UNRESOLVED:
+            subject = iot_logs.LogSubject(client_id, principal_id, source_ip, self._group_chains(client_id))
+            target = iot_logs.target_level(self._levels, subject)
+            if len(self._targets) >= CACHE_LIMIT:
+                self._targets.clear()
+            self._targets[key] = target
+        if target is not None:
+            return target  # type: ignore[return-value]
+        return iot_logs.default_level(self._options, event_type)
+
+    def _refresh(self, stamp: tuple[int, int]) -> None:
+        with self.lab.lock:
+            settings = self.lab.logging
+            self._options = dict(settings["options"]) if settings["options"] is not None else None
+            self._levels = dict(settings["levels"])
+        self._on = iot_logs.logging_on(self._options)
+        self._targets = {}
+        self._seen = stamp
+
+    def _group_chains(self, client_id: str | None) -> tuple[tuple[str, ...], ...]:
+        """For each thing group of the thing named ``client_id``: the group, then its ancestors."""
+        if not client_id or not any(t == iot_logs.THING_GROUP for t, _name in self._levels):
+            return ()
+        iot = self.lab.iot
+        thing = iot.things.get(self.lab.arn("thing", client_id))
+        if thing is None:
+            return ()
+        groups = list(iot.thing_groups.values())
+        parents = {group.thing_group_name: group.parent_group_name for group in groups}
+        chains = []
+        for group in groups:
+            if thing.arn in group.things:
+                chain, name = [], group.thing_group_name
+                while name and name not in chain:
+                    chain.append(name)
+                    name = parents.get(name)
+                chains.append(tuple(chain))
+        return tuple(chains)
+
+    # -- the writer's side ----------------------------------------------------------------------
+    def _start_writer(self) -> None:
+        with self._start_lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_forever, name="iot-logs", daemon=True)
+                self._writer.start()
+
+    def _write_forever(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < BATCH_LIMIT:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.write(batch)
+            except Exception:  # moto refused the batch: say so, keep the writer alive
+                log.exception("writing %d AWS IoT log entries failed", len(batch))
+
+    def write(self, batch: list[tuple[int, str]]) -> None:
+        """Put ``(timestamp_ms, message)`` pairs into the log group, creating what is missing."""
+        events = [{"timestamp": ms, "message": message} for ms, message in sorted(batch, key=itemgetter(0))]
+        with self.lab.lock:  # FilterLogEvents reads moto's streams under the same lock
+            logs = self.lab.backend("logs")
+            if iot_logs.LOG_GROUP not in logs.groups:
+                logs.create_log_group(iot_logs.LOG_GROUP, {})
+            logs.ensure_log_stream(iot_logs.LOG_GROUP, self.stream)
+            logs.put_log_events(iot_logs.LOG_GROUP, self.stream, events)
+
+
+def install(lab: Any) -> IotLogging:
+    """Give the lab ``lab.iot_log`` (see `IotLogging.log`)."""
+    logger = IotLogging(lab)
+    lab.state[STATE_KEY] = logger
+    lab.iot_log = logger.log
+    return logger
