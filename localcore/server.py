@@ -26,7 +26,8 @@ log = logging.getLogger("localcore")
 
 def build_lab(config: LabConfig) -> Lab:
     from . import rules
-    from .aws import auto_registration, jobs_service, moto_patches
+    from .aws import auto_registration, iot_logging, jobs_service, moto_patches
+    from .aws.handlers import fleet_indexing
     from .pki import LabPKI
 
     pki = LabPKI.load_or_create(config.home)
@@ -35,6 +36,8 @@ def build_lab(config: LabConfig) -> Lab:
     auto_registration.install(lab)  # JITP/JITR on a device's first connection
     rules.install(lab)  # topic rules run on every message the broker accepts
     jobs_service.install(lab)  # IoT Jobs: lab.jobs and lab.on_jobs_request (after moto_patches.apply)
+    fleet_indexing.fleet(lab)  # watch shadows and connectivity from the start, not the first query
+    iot_logging.install(lab)  # fine-grained logging: lab.iot_log writes AWSIotLogsV2
     return lab
 
 

@@ -6,8 +6,8 @@ publishes, deliveries and subscriptions, the rules engine from its workers. A ca
 when the entry is not wanted: the level of each client (its client id, principal and source IP, and
 the thing groups of the thing named like the client id) is resolved once and cached, until the
 registry changes (``lab.generation``) or the logging settings do (``lab.logging["revision"]``,
-bumped by the settings handlers). A wanted entry is built on the caller's thread and queued; one
-writer thread puts the queue into moto, creating the group and the stream when they are missing.
+bumped by the settings handlers). A wanted entry is only queued; one writer thread builds the
+entries and puts them into moto in batches, creating the group and the stream when they are missing.
 
 Entries are written only while the options are set with a role and ``disableAllLogs`` is false,
 as on AWS, where IoT writes with the role it was given.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import random
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ log = logging.getLogger("localcore.iot_logs")
 STATE_KEY = "iot_logging"
 REVISION = "revision"  # key of lab.logging the settings handlers bump on every change
 BATCH_LIMIT = 1000  # entries per PutLogEvents into moto
+BATCH_WINDOW_S = 0.05  # how long the writer gathers entries before a put (moto's put has a high fixed cost)
 CACHE_LIMIT = 10_000  # clients whose target level is kept
 _UNRESOLVED = object()
 
@@ -55,6 +57,7 @@ class IotLogging:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._logs: Any = None  # moto's logs backend, looked up once (the look-up is slow)
 
     # -- the caller's side ----------------------------------------------------------------------
     def log(self, event_type: str, level: str, **fields: Any) -> None:
@@ -62,26 +65,26 @@ class IotLogging:
 
         ``traceId`` may be given (the rules engine's trace id); ``status`` defaults to Failure when
         a ``reason`` is given."""
-        stamp = (self.lab.generation, self.lab.logging.get(REVISION, 0))
-        if stamp != self._seen:
-            self._refresh(stamp)
+        self._sync()
         if not self._on:
             return
-        client_level = self.level_for(fields.get("clientId"), fields.get("principalId"), fields.get("sourceIp"), event_type)
+        client_level = self._level(fields.get("clientId"), fields.get("principalId"), fields.get("sourceIp"), event_type)
         if not iot_logs.wanted(client_level, level):
             return
-        now = time.time()
-        trace_id = fields.pop("traceId", None) or str(uuid.uuid4())
-        entry = iot_logs.log_entry(
-            event_type, level, account_id=self.lab.config.account_id, epoch_s=now, trace_id=trace_id, **fields
-        )
-        self._queue.put((int(now * 1000), json.dumps(entry)))
+        self._queue.put((time.time(), event_type, level, fields))
         if self._writer is None:
             self._start_writer()
 
     def level_for(self, client_id: str | None, principal_id: str | None, source_ip: str | None,
                   event_type: str | None = None) -> str:
         """The level this client's ``event_type`` entries are written at (cached per client)."""
+        self._sync()
+        return self._level(client_id, principal_id, source_ip, event_type)
+
+    def _level(self, client_id: str | None, principal_id: str | None, source_ip: str | None,
+               event_type: str | None) -> str:
+        if not self._on:
+            return iot_logs.DISABLED
         key = (client_id, principal_id, source_ip)
         target = self._targets.get(key, _UNRESOLVED)
         if target is _UNRESOLVED:
@@ -94,11 +97,13 @@ class IotLogging:
             return target  # type: ignore[return-value]
         return iot_logs.default_level(self._options, event_type)
 
-    def _refresh(self, stamp: tuple[int, int]) -> None:
-        with self.lab.lock:
-            settings = self.lab.logging
-            self._options = dict(settings["options"]) if settings["options"] is not None else None
-            self._levels = dict(settings["levels"])
+    def _sync(self) -> None:
+        """Re-read the settings and forget cached levels when they or the registry changed."""
+        stamp = (self.lab.generation, self.lab.logging.get(REVISION, 0))
+        if stamp == self._seen:
+            return
+        settings = self.lab.logging  # the handlers replace these dicts, never change them in place
+        self._options, self._levels = settings["options"], settings["levels"]
         self._on = iot_logs.logging_on(self._options)
         self._targets = {}
         self._seen = stamp
@@ -133,21 +138,32 @@ class IotLogging:
     def _write_forever(self) -> None:
         while True:
             batch = [self._queue.get()]
-            while len(batch) < BATCH_LIMIT:
+            deadline = time.monotonic() + BATCH_WINDOW_S
+            while len(batch) < BATCH_LIMIT and (left := deadline - time.monotonic()) > 0:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=left))
                 except queue.Empty:
                     break
             try:
-                self.write(batch)
+                self.write([self._format(*item) for item in batch])
             except Exception:  # moto refused the batch: say so, keep the writer alive
                 log.exception("writing %d AWS IoT log entries failed", len(batch))
+
+    def _format(self, epoch_s: float, event_type: str, level: str, fields: dict[str, Any]) -> tuple[int, str]:
+        """``(timestamp_ms, message)`` of one queued entry; ``traceId`` may come with the fields."""
+        trace_id = fields.pop("traceId", None) or str(uuid.UUID(int=random.getrandbits(128), version=4))
+        entry = iot_logs.log_entry(
+            event_type, level, account_id=self.lab.config.account_id, epoch_s=epoch_s, trace_id=trace_id, **fields
+        )
+        return int(epoch_s * 1000), json.dumps(entry)
 
     def write(self, batch: list[tuple[int, str]]) -> None:
         """Put ``(timestamp_ms, message)`` pairs into the log group, creating what is missing."""
         events = [{"timestamp": ms, "message": message} for ms, message in sorted(batch, key=itemgetter(0))]
         with self.lab.lock:  # FilterLogEvents reads moto's streams under the same lock
-            logs = self.lab.backend("logs")
+            if self._logs is None:
+                self._logs = self.lab.backend("logs")  # moto resets a backend in place: keep it
+            logs = self._logs
             if iot_logs.LOG_GROUP not in logs.groups:
                 logs.create_log_group(iot_logs.LOG_GROUP, {})
             logs.ensure_log_stream(iot_logs.LOG_GROUP, self.stream)

@@ -14,8 +14,9 @@ the caller hands in the group chains (`LogSubject`).
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 DISABLED, ERROR, WARN, INFO, DEBUG = "DISABLED", "ERROR", "WARN", "INFO", "DEBUG"
 LEVELS = (DISABLED, ERROR, WARN, INFO, DEBUG)  # least to most verbose
@@ -96,14 +97,13 @@ def more_verbose(a: str, b: str) -> str:
 
 def logging_on(options: Mapping[str, Any] | None) -> bool:
     """Whether AWS IoT writes any log: options set, a role to write with, and not all disabled."""
-    return bool(options) and bool(options.get("roleArn")) and not options.get("disableAllLogs")
+    return options is not None and bool(options.get("roleArn")) and not options.get("disableAllLogs")
 
 
 def default_level(options: Mapping[str, Any] | None, event_type: str | None = None) -> str:
     """The account-level level, for one event type when the options override it (eventConfigurations)."""
-    if not logging_on(options):
+    if options is None or not logging_on(options):
         return DISABLED
-    assert options is not None
     if event_type is not None:
         for configuration in options.get("eventConfigurations") or ():
             if configuration.get("eventType") == event_type and configuration.get("logLevel"):
@@ -191,14 +191,6 @@ def log_entry(
 
 
 # -- the fields of each kind of entry (AWS's names), for the broker and the rules engine ----------
-
-def mqtt_fields(
-    client_id: str | None, principal_id: str | None, source_ip: str | None, source_port: int | None
-) -> dict[str, Any]:
-    """Who an MQTT entry is about: ``protocol``, ``clientId``, ``principalId``, ``sourceIp``, ``sourcePort``."""
-    return {"protocol": MQTT, "clientId": client_id, "principalId": principal_id,
-            "sourceIp": source_ip, "sourcePort": source_port}
-
 
 def publish_in_fields(topic: str, retain: bool, refusal: str | None = None) -> dict[str, Any]:
     """A client's PUBLISH; ``refusal`` is the broker's disconnect reason when it was refused."""

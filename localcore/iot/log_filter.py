@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from localcore.errors import AwsError, NotImplementedInLab
 
@@ -194,8 +195,9 @@ class _JsonParser:
     # grammar ------------------------------------------------------------------------------------
     def or_expr(self) -> Condition:
         parts = [self.and_expr()]
-        while self.space() or self.take("||"):
-            if not self.text.startswith("||", self.i - 2):
+        while True:
+            self.space()
+            if not self.take("||"):
                 break
             parts.append(self.and_expr())
         return parts[0] if len(parts) == 1 else (lambda doc: any(part(doc) for part in parts))

@@ -39,6 +39,9 @@ return quickly and are isolated: an exception is logged, never passed to the cli
 * ``lab.on_basic_ingest(rule_name, topic, payload, client_id)``: a client published to
   ``$aws/rules/<rule>/...`` (basic ingest: never delivered to subscribers).
 * ``lab.on_unknown_certificate(chain_ders, client_id)``: see `localcore.mqtt.identity`.
+* ``lab.iot_log(event_type, level, **fields)``: AWS IoT's log entries (fine-grained logging) for
+  connects (and refusals), disconnects, publishes in (and refusals), deliveries out and
+  subscriptions (and refusals); see `localcore.aws.iot_logging`.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.publish import PublishPacket
 from amqtt.session import Session
 
+from localcore.iot import iot_logs
 from localcore.iot.shadow import parse_shadow_topic
 
 from . import lifecycle_events as events
@@ -258,13 +262,19 @@ class LabBroker(Broker):
                 console_certificate_id=self.console_certificate_id,
                 on_unknown=getattr(self.lab, "on_unknown_certificate", None),
             )
+        except AutoRegistrationStarted:
+            raise
         except ConnectionRefused:
+            self._iot_log(iot_logs.CONNECT, iot_logs.FAILURE_LEVEL, session, None,
+                          reason=iot_logs.AUTHENTICATION_FAILURE)
             raise
         except Exception as exc:  # a bug or a broken hook must refuse, not crash the listener
             log.exception("authentication of %r failed", client_id)
             raise ConnectionRefused(f"authentication failed: {exc}") from exc
         authorizer = self._authorizer(identity, client_id, session.remote_address)
         if not authorizer.allowed(CONNECT, client_id):
+            self._iot_log(iot_logs.CONNECT, iot_logs.FAILURE_LEVEL, session, identity.certificate_id,
+                          reason=iot_logs.AUTHORIZATION_FAILURE)
             raise ConnectionRefused(f"iot:Connect on client/{client_id} is not allowed")
         presence = None
         if not identity.console and events.reportable(client_id):
@@ -296,6 +306,8 @@ class LabBroker(Broker):
         connection: Connection = client_session.attributes[CONNECTION]
         connection.handler = handler
         self._connections[connection.client_id] = connection
+        principal_id = connection.identity.certificate_id
+        self._iot_log(iot_logs.CONNECT, iot_logs.SUCCESS_LEVEL, client_session, principal_id)
         if connection.presence is not None:
             self._publish_event(connection.presence.connected(_now_ms()))
         try:
@@ -304,6 +316,8 @@ class LabBroker(Broker):
             if self._connections.get(connection.client_id) is connection:
                 del self._connections[connection.client_id]
             connection.closed.set()
+            level, fields = iot_logs.disconnect_fields(connection.reason)
+            self._iot_log(iot_logs.DISCONNECT, level, client_session, principal_id, **fields)
             if connection.presence is not None:
                 self._publish_event(connection.presence.disconnected(
                     _now_ms(), client_initiated=connection.client_initiated, reason=connection.reason
@@ -373,7 +387,10 @@ class LabBroker(Broker):
         if connection is None or connection.closing:
             return False
         topic = packet.topic_name or ""
-        problem = publish_problem(topic, bool(packet.retain_flag), connection.authorizer)
+        retain = bool(packet.retain_flag)
+        problem = publish_problem(topic, retain, connection.authorizer)
+        self._iot_log(iot_logs.PUBLISH_IN, iot_logs.SUCCESS_LEVEL if problem is None else iot_logs.FAILURE_LEVEL,
+                      session, connection.identity.certificate_id, **iot_logs.publish_in_fields(topic, retain, problem))
         if problem is None:
             return True
         log.info("disconnecting %r: PUBLISH to %r refused (%s)", connection.client_id, topic, problem)
@@ -427,6 +444,10 @@ class LabBroker(Broker):
         await handler.mqtt_acknowledge_subscription(request.packet_id, codes)
         granted = [sub for sub, code in zip(request.topics, codes) if code != 0x80]
         connection: Connection = client_session.attributes[CONNECTION]
+        for (topic_filter, _qos), code in zip(request.topics, codes):
+            refused = {"reason": iot_logs.AUTHORIZATION_FAILURE} if code == 0x80 else {}
+            self._iot_log(iot_logs.SUBSCRIBE, iot_logs.FAILURE_LEVEL if refused else iot_logs.SUCCESS_LEVEL,
+                          client_session, connection.identity.certificate_id, topicName=topic_filter, **refused)
         if granted and connection.presence is not None:
             self._publish_event(connection.presence.subscribed(_now_ms(), [f for f, _qos in granted]))
         for subscription in granted:
@@ -480,6 +501,8 @@ class LabBroker(Broker):
                 handler = self._get_handler(session)
                 if handler is not None:
                     running_tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, data, qos, retain=False)))
+                    self._iot_log(iot_logs.PUBLISH_OUT, iot_logs.SUCCESS_LEVEL, session,
+                                  connection.identity.certificate_id, topicName=topic)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -490,6 +513,18 @@ class LabBroker(Broker):
     def _publish_event(self, event: events.Event) -> None:
         topic, payload = event
         self.lab.publish(topic, payload, EVENT_QOS)
+
+    def _iot_log(self, event_type: str, level: str, session: Session, principal_id: str | None, **fields: Any) -> None:
+        """Hand an AWS IoT log entry about ``session``'s client to ``lab.iot_log``, if the lab logs;
+        the lab drops it quickly when the client's level does not want it."""
+        iot_log = getattr(self.lab, "iot_log", None)
+        if iot_log is None:
+            return
+        try:
+            iot_log(event_type, level, protocol=iot_logs.MQTT, clientId=session.client_id, principalId=principal_id,
+                    sourceIp=session.remote_address, sourcePort=session.remote_port, **fields)
+        except Exception:
+            log.exception("lab.iot_log failed")
 
     def call_hook(self, name: str, *args: Any) -> None:
         """Call ``lab.<name>(*args)`` if the lab defines it; its exceptions are logged, not raised."""

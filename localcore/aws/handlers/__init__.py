@@ -27,6 +27,7 @@ MODULES = (
     "lambda_functions",
     "topic_rules",
     "jobs",
+    "logs_filter",
 )
 
 

@@ -10,10 +10,12 @@ import time
 from typing import Any
 
 from ...errors import AwsError, InvalidRequestException, LimitExceededException
-from ...iot.iot_logs import DEFAULT, LEVELS as LOG_LEVELS, OPTIONS_DEFAULT_LEVEL, TARGET_TYPES as LOG_TARGET_TYPES, THING_GROUP
+from ...iot.iot_logs import DEFAULT, OPTIONS_DEFAULT_LEVEL, THING_GROUP
+from ...iot.iot_logs import LEVELS as LOG_LEVELS
+from ...iot.iot_logs import TARGET_TYPES as LOG_TARGET_TYPES
 from ...runtime import EVENT_TYPES
-from ..iot_logging import REVISION
 from .. import registry
+from ..iot_logging import REVISION
 from . import handles
 
 # [unconfirmed] AWS's limit on resource-specific log targets per account.
@@ -52,7 +54,9 @@ def _logging(lab) -> dict[str, Any]:
 
 
 def _changed(lab) -> None:
-    """Tell the running logger (`localcore.aws.iot_logging`) to re-read the settings."""
+    """Tell the running logger (`localcore.aws.iot_logging`) to re-read the settings. The handlers
+    replace ``options`` and ``levels`` with new dicts (never change them in place), so the broker's
+    thread reads them without the lock."""
     settings = _logging(lab)
     settings[REVISION] = settings.get(REVISION, 0) + 1
 
@@ -72,19 +76,20 @@ def _options(lab) -> dict[str, Any]:
 
 @handles("iot", "SetV2LoggingOptions")
 def set_v2_logging_options(lab, params: dict) -> dict:
-    """Fields left out keep their value (a first call starts from `OPTIONS_DEFAULT_LEVEL`, logs on)."""
-    if "defaultLogLevel" in params:
-        _check_level(params["defaultLogLevel"])
-    for configuration in params.get("eventConfigurations") or ():
-        if "logLevel" in configuration:
-            _check_level(configuration["logLevel"])
+    """Each call sets all the options: one left out takes its default (``disableAllLogs`` false, as
+    AWS documents; `OPTIONS_DEFAULT_LEVEL`, no role, no event configurations: [unconfirmed])."""
+    options: dict[str, Any] = {
+        "defaultLogLevel": _check_level(params.get("defaultLogLevel", OPTIONS_DEFAULT_LEVEL)),
+        "disableAllLogs": bool(params.get("disableAllLogs", False)),
+    }
+    if params.get("roleArn"):
+        options["roleArn"] = params["roleArn"]
+    if params.get("eventConfigurations"):
+        for configuration in params["eventConfigurations"]:
+            if "logLevel" in configuration:
+                _check_level(configuration["logLevel"])
+        options["eventConfigurations"] = params["eventConfigurations"]
     with lab.lock:
-        options = dict(_logging(lab)["options"] or {"defaultLogLevel": OPTIONS_DEFAULT_LEVEL, "disableAllLogs": False})
-        for name in ("roleArn", "defaultLogLevel", "eventConfigurations"):
-            if name in params:
-                options[name] = params[name]
-        if "disableAllLogs" in params:
-            options["disableAllLogs"] = bool(params["disableAllLogs"])
         _logging(lab)["options"] = options
         _changed(lab)
     return {}
@@ -116,7 +121,7 @@ def set_v2_logging_level(lab, params: dict) -> dict:
             levels = _logging(lab)["levels"]
             if (target_type, name) not in levels and len(levels) >= MAX_LOG_TARGETS:
                 raise LimitExceededException(f"No more than {MAX_LOG_TARGETS} log targets can be configured.")
-            levels[(target_type, name)] = level
+            _logging(lab)["levels"] = {**levels, (target_type, name): level}
         _changed(lab)
     return {}
 
@@ -155,6 +160,7 @@ def delete_v2_logging_level(lab, params: dict) -> dict:
     if target_type == DEFAULT:  # [unconfirmed] AWS's answer; the default level is an option
         raise InvalidRequestException("The DEFAULT log level cannot be deleted; set it with SetV2LoggingOptions.")
     with lab.lock:
-        _logging(lab)["levels"].pop((target_type, params.get("targetName")), None)
+        key = (target_type, params.get("targetName"))
+        _logging(lab)["levels"] = {k: v for k, v in _logging(lab)["levels"].items() if k != key}
         _changed(lab)
     return {}
