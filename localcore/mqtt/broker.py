@@ -212,6 +212,11 @@ class LabBroker(Broker):
     def connected_client_ids(self) -> list[str]:
         return list(self._connections)
 
+    def principal_of(self, client_id: str) -> str | None:
+        """The certificate id of a connected client (what the rules SQL ``principal()`` returns)."""
+        connection = self._connections.get(client_id)
+        return connection.identity.certificate_id if connection is not None else None
+
     # -- admission (replaces amqtt's CONNECT handling) -----------------------------------------
 
     async def _initialize_client_session(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localcore.errors import AwsError
+from localcore.iot import iot_logs
 from localcore.iot import rules_sql
 
 from .actions import ACTIONS, ActionCall, ActionFailed, ActionType
@@ -166,6 +167,7 @@ class RulesEngine:
         else:
             if output is None:  # WHERE is not true
                 return []
+            self._iot_log(iot_logs.RULE_MATCH, False, rule, message)
             failures = self.run_actions(rule, rule.actions, message, context, output)
         if failures:
             self._report(rule, message, context, failures)
@@ -178,9 +180,20 @@ class RulesEngine:
         for action in actions:
             for kind, params in action.items():
                 failure = self._run_action(call, kind, params or {})
+                self._iot_log(iot_logs.RULE_EXECUTION, failure is not None, rule, message,
+                              action=f"{kind[:1].upper()}{kind[1:]}Action",
+                              error=failure.error_message if failure is not None else None)
                 if failure is not None:
                     failures.append(failure)
         return failures
+
+    def _iot_log(self, event_type: str, failed: bool, rule: Rule, message: Message, **extra: Any) -> None:
+        """Rules-engine entries in AWSIotLogsV2 (fine-grained logging), when the lab logs."""
+        iot_log = getattr(self.lab, "iot_log", None)
+        if iot_log is None:
+            return
+        iot_log(event_type, iot_logs.entry_level(event_type, failed), traceId=message.trace_id,
+                **iot_logs.rule_fields(rule.name, message.topic, message.client_id, message.principal, **extra))
 
     def _run_action(self, call: ActionCall, kind: str, params: Mapping[str, Any]) -> Failure | None:
         action = self.actions.get(kind)
@@ -208,10 +221,7 @@ class RulesEngine:
         """The certificate id of the MQTT client (what ``principal()`` returns), if connected."""
         if client_id is None or self.lab.broker is None:
             return None
-        # LabBroker keeps live connections by client id; there is no public accessor for this yet.
-        connection = getattr(self.lab.broker, "_connections", {}).get(client_id)
-        identity = getattr(connection, "identity", None)
-        return getattr(identity, "certificate_id", None)
+        return self.lab.broker.principal_of(client_id)
 
     def close(self) -> None:
         if self._pool is not None:

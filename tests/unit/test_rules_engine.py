@@ -392,3 +392,18 @@ def test_attribute_values_map_json_to_dynamodb_types():
         "s": {"S": "x"}, "n": {"N": "1"}, "f": {"N": "1.5"}, "b": {"BOOL": True}, "z": {"NULL": True},
         "l": {"L": [{"N": "1"}, {"S": "a"}]}, "m": {"M": {"k": {"BOOL": False}}},
     }
+
+
+def test_rule_matches_and_executions_are_logged_for_fine_grained_logging(lab, monkeypatch):
+    logged: list[tuple[str, str, dict]] = []
+    monkeypatch.setattr(lab, "iot_log", lambda event, level, **fields: logged.append((event, level, fields)), raising=False)
+    name = add_rule(lab, "SELECT * FROM 'sensors/+/data'", [{"first": {"target": "ok"}}, {"second": {"target": "bad"}}])
+    engine = engine_with(lab, Recorder(), failing={"second": "no such topic"})
+    engine.execute(engine.matching("sensors/dev1/data")[0], message("sensors/dev1/data", {"temp": 1}))
+
+    assert [(event, level, fields.get("ruleAction"), fields.get("reason")) for event, level, fields in logged] == [
+        ("RuleMatch", "INFO", None, None),
+        ("RuleExecution", "INFO", "FirstAction", None),
+        ("RuleExecution", "ERROR", "SecondAction", "RULE_ACTION_FAILURE"),
+    ]
+    assert all(fields["ruleName"] == name and fields["clientId"] == "device-1" for _e, _l, fields in logged)
