@@ -165,3 +165,16 @@ def test_unknown_registration_task_is_not_found(iot):
     with pytest.raises(ClientError) as raised:
         iot.describe_thing_registration_task(taskId="00000000-0000-0000-0000-000000000000")
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_list_attached_policies_recursive_includes_ancestor_groups(lab, iot):
+    parent, child = unique("parent"), unique("child")
+    iot.create_thing_group(thingGroupName=parent)
+    child_arn = iot.create_thing_group(thingGroupName=child, parentGroupName=parent)["thingGroupArn"]
+    policy = unique("group-policy")
+    iot.create_policy(policyName=policy, policyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
+    iot.attach_policy(policyName=policy, target=iot.describe_thing_group(thingGroupName=parent)["thingGroupArn"])
+
+    assert iot.list_attached_policies(target=child_arn)["policies"] == []
+    assert [p["policyName"] for p in iot.list_attached_policies(target=child_arn, recursive=True)["policies"]] == [policy]

@@ -28,6 +28,7 @@ MODULES = (
     "topic_rules",
     "jobs",
     "logs_filter",
+    "policies",
 )
 
 
