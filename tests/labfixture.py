@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +69,26 @@ def start_lab(home: Path) -> RunningLab:
 
 def stop_lab(lab: RunningLab) -> None:
     lifecycle.stop(lab.config, quiet=True)
+
+
+@contextmanager
+def in_process_lab(home: Path, *, decode_json: bool = True):
+    """The lab's state and handlers in this process, without listeners (unit tests of handlers).
+
+    ``lab.published`` records every service publish as ``(topic, payload)``, the payload parsed as
+    JSON when ``decode_json``. moto's patches are undone afterwards.
+    """
+    import json
+
+    from localcore.aws import moto_patches
+    from localcore.aws.handlers import load_all
+    from localcore.server import build_lab
+
+    lab = build_lab(LabConfig(home=home))
+    load_all()
+    lab.published = []
+    lab.on_publish(lambda topic, data: lab.published.append((topic, json.loads(data) if decode_json else data)))
+    try:
+        yield lab
+    finally:
+        moto_patches.reset()

@@ -14,13 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto.iot.models import iot_backends
 
-from localcore.aws import auto_registration, moto_patches
-from localcore.aws.handlers import HANDLERS, load_all
-from localcore.config import LabConfig
+from localcore.aws import auto_registration
+from localcore.aws.handlers import HANDLERS
 from localcore.iot.events import Stamp, certificate_registered_event
 from localcore.mqtt.identity import ConnectionRefused, identify
 from localcore.pki import fingerprint_der
-from localcore.server import build_lab
+from labfixture import in_process_lab
 
 GROUP, POLICY = "jitp-group", "jitp-policy"
 ROLE = "arn:aws:iam::123456789012:role/JITP"
@@ -89,12 +88,8 @@ def pem(cert: x509.Certificate) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    lab = build_lab(LabConfig(home=tmp_path_factory.mktemp("lab")))
-    load_all()
-    lab.published = []
-    lab.on_publish(lambda topic, data: lab.published.append((topic, json.loads(data))))
-    yield lab
-    moto_patches.reset()
+    with in_process_lab(tmp_path_factory.mktemp("lab")) as lab:
+        yield lab
 
 
 @pytest.fixture

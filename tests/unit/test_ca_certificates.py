@@ -15,13 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto.iot.models import iot_backends
 
-from localcore.aws import codec, moto_patches
-from localcore.aws.handlers import HANDLERS, load_all
+from localcore.aws import codec
+from localcore.aws.handlers import HANDLERS
 from localcore.aws.handlers.ca_certificates import CA_SETTINGS, MAX_CAS_PER_SUBJECT
-from localcore.config import LabConfig
 from localcore.errors import AwsError
 from localcore.pki import fingerprint_der
-from localcore.server import build_lab
+from labfixture import in_process_lab
 
 TEMPLATE = '{"Parameters": {"AWS::IoT::Certificate::Id": {"Type": "String"}}, "Resources": {"certificate": {"Type": "AWS::IoT::Certificate", "Properties": {"CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}}}}'
 ROLE = "arn:aws:iam::123456789012:role/JITP"
@@ -69,10 +68,8 @@ def der_id(cert: x509.Certificate) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    lab = build_lab(LabConfig(home=tmp_path_factory.mktemp("lab")))
-    load_all()
-    yield lab
-    moto_patches.reset()
+    with in_process_lab(tmp_path_factory.mktemp("lab")) as lab:
+        yield lab
 
 
 @pytest.fixture

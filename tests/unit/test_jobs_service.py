@@ -15,9 +15,8 @@ from moto.iot.models import iot_backends
 
 from localcore.aws import codec, jobs_service, moto_patches
 from localcore.aws.handlers import load_all
-from localcore.config import LabConfig
 from localcore.errors import AwsError
-from localcore.server import build_lab
+from labfixture import in_process_lab
 
 T0 = 1_700_000_000.0
 ACCOUNT = "123456789012"
@@ -33,11 +32,8 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    lab = build_lab(LabConfig(home=tmp_path_factory.mktemp("lab")))
-    lab.published = []
-    lab.on_publish(lambda topic, data: lab.published.append((topic, json.loads(data))))
-    yield lab
-    moto_patches.reset()
+    with in_process_lab(tmp_path_factory.mktemp("lab")) as lab:
+        yield lab
 
 
 @pytest.fixture
