@@ -12,6 +12,9 @@ still write out the calls they teach; these are the same calls, run quietly for 
 - `remove_things`: start a chapter afresh (its things and their certificates go, so events fire again).
 - `put_policy`: create a policy, or make a changed document its new default version.
 - `policy_document`: a policy from ``data/policies/<name>.json`` with its ``{{placeholders}}`` filled.
+- `ensure_thing_group`, `ensure_ca`, `things_of_ca`: the thing group and the registered CA that
+  chapter 04 (JITP) leaves for chapter 05 (JITR), and the things a CA's certificates belong to.
+- `ensure_bulk_devices`: chapter 03's bulk devices, each with its key and certificate (chapter 07 on).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from botocore.exceptions import ClientError
+
+from .ca import CertificateAuthority, load_ca, make_ca, save_ca, verification_certificate
+from .certs import read_device, save_device
+from .provisioning import bulk_input, follow_task, make_devices, task_reports, upload_input, write_certificates
 
 POLICY_FOLDER = Path(__file__).resolve().parents[1] / "data" / "policies"
 
@@ -223,8 +230,256 @@ def put_policy(ws: Any, name: str, document: Mapping[str, Any] | str) -> str:
     return f"updated (version {version['policyVersionId']})"
 
 
+# ------------------------------------------------- bring your own CA (chapters 04 JITP, 05 JITR)
+
+# The subject of the workshop's CA besides its CN (the original workshop typed these into openssl).
+CA_SUBJECT = {"country": "DE", "organization": "IoT", "organizational_unit": "Workshop"}
+
+
+def ensure_thing_group(ws: Any, group: str) -> dict[str, str]:
+    """Create the thing group if it does not exist (a JITP template puts devices in it)."""
+    try:
+        ws.iot.describe_thing_group(thingGroupName=group)
+        return {f"thing group {group}": "exists"}
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+    ws.iot.create_thing_group(thingGroupName=group)
+    return {f"thing group {group}": "created"}
+
+
+def ensure_ca(ws: Any, name: str, **subject: str) -> tuple[CertificateAuthority, str]:
+    """The workshop's own CA of chapter 04, registered with AWS IoT and ACTIVE: ``(ca, status)``.
+
+    The CA saved as ``name`` in the work folder is reused; without one a new CA is made (CN ``name``,
+    ``subject`` as for `make_ca`) and saved. A CA that AWS IoT does not know yet is registered with a
+    verification certificate for the account's registration code. Auto-registration is left as it is.
+    """
+    ca = load_ca(ws, name)
+    made = ca is None
+    if ca is None:
+        ca = make_ca(name, **(subject or CA_SUBJECT))
+        save_ca(ws, name, ca)
+    try:
+        status = ws.iot.describe_ca_certificate(certificateId=ca.certificate_id)["certificateDescription"]["status"]
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        status = None
+    if status is None:
+        code = ws.iot.get_registration_code()["registrationCode"]
+        ws.iot.register_ca_certificate(caCertificate=ca.pem, verificationCertificate=verification_certificate(ca, code),
+                                       setAsActive=True)
+        return ca, f"{'made and ' if made else ''}registered {ca.certificate_id[:12]}… (ACTIVE)"
+    if status != "ACTIVE":
+        ws.iot.update_ca_certificate(certificateId=ca.certificate_id, newStatus="ACTIVE")
+        return ca, f"{ca.certificate_id[:12]}… was {status}, now ACTIVE"
+    return ca, f"{ca.certificate_id[:12]}… registered and ACTIVE"
+
+
+def things_of_ca(ws: Any, ca_certificate_id: str, name_prefix: str = "") -> list[str]:
+    """The things whose certificates ``ca_certificate_id`` signed (names starting with ``name_prefix``)."""
+    names: list[str] = []
+    for page in ws.iot.get_paginator("list_certificates_by_ca").paginate(caCertificateId=ca_certificate_id):
+        for certificate in page.get("certificates", []):
+            for thing in ws.iot.list_principal_things(principal=certificate["certificateArn"]).get("things", []):
+                if thing.startswith(name_prefix) and thing not in names:
+                    names.append(thing)
+    return names
+
+
+# ------------------------------------------- chapter 03's bulk devices (for chapter 07 and later)
+
+BULK_TEMPLATE = Path(__file__).resolve().parents[1] / "data" / "provisioning-template.json"
+CATCHUP_KEY_KIND = "ec"  # P-256 keys take microseconds to make (chapter 03's RSA keys take a moment each)
+
+
+def devices_to_provision(
+    names: Iterable[str], existing: Iterable[str], with_files: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """``(to provision, to remove first)``: a device needs provisioning unless its thing exists *and*
+    its key files are in this work folder; a thing without them is removed first (its key is lost)."""
+    existing, with_files = set(existing), set(with_files)
+    provision = [name for name in names if name not in existing or name not in with_files]
+    return provision, [name for name in provision if name in existing]
+
+
+def bulk_template(group: str, thing_type: str, policy: str, path: Path = BULK_TEMPLATE) -> str:
+    """Chapter 03's template: chapter 02's, with the group, type and policy as parameter defaults."""
+    template = json.loads(path.read_text())
+    for name, value in {"ThingGroupName": group, "ThingTypeName": thing_type, "PolicyName": policy}.items():
+        template["Parameters"][name]["Default"] = value
+    return json.dumps(template)
+
+
+def ensure_bulk_devices(ws: Any, prefix: str, count: int = 20, group: str | None = None,
+                        thing_type: str | None = None) -> dict[str, str]:
+    """Chapter 03's devices ``<prefix>1`` … ``<prefix><count>``, each a thing with its certificate and
+    key in the work folder; what is missing is provisioned with one thing registration task.
+
+    ``prefix``, ``group`` and ``thing_type`` are full names (with ``ws.name``); group and type default
+    to chapter 03's ``bulk-group`` and ``bulk-type``. Runs `ensure_setup` first. Raises RuntimeError
+    when the task does not provision every device.
+    """
+    status = ensure_setup(ws)
+    group, thing_type = group or ws.name("bulk-group"), thing_type or ws.name("bulk-type")
+    status.update(ensure_group_and_type(ws, group, thing_type))
+    names = [f"{prefix}{n}" for n in range(1, count + 1)]
+    wanted = set(names)
+    existing = [t["thingName"] for page in ws.iot.get_paginator("list_things").paginate()
+                for t in page.get("things", []) if t["thingName"] in wanted]
+    with_files = [name for name in names if read_device(ws, name) is not None]
+    provision, remove = devices_to_provision(names, existing, with_files)
+    label = f"devices {names[0]} … {names[-1]}"
+    if not provision:
+        status[label] = f"all {count} exist, with their keys"
+        return status
+    remove_things(ws, remove)
+    devices = [make_devices(prefix, 1, key_kind=CATCHUP_KEY_KIND, start=int(name[len(prefix):]))[0]
+               for name in provision]
+    input_key = f"{prefix}-catchup-input.json"
+    upload_input(ws, ws.stack_outputs["S3Bucket"], input_key, bulk_input(devices))
+    task_id = ws.iot.start_thing_registration_task(
+        templateBody=bulk_template(group, thing_type, ws.stack_outputs["IoTPolicy"]),
+        inputFileBucket=ws.stack_outputs["S3Bucket"], inputFileKey=input_key,
+        roleArn=ws.stack_outputs["ArnIoTProvisioningRole"],
+    )["taskId"]
+    finished = follow_task(ws, task_id)
+    results, errors = task_reports(ws, task_id)
+    written = write_certificates(ws, results, devices)
+    if finished["status"] != "Completed" or not errors.empty or not written["written"].all():
+        raise RuntimeError(f"The catch-up task {task_id} ended {finished['status']} with {len(errors)} error(s); "
+                           f"{int(written['written'].sum())} of {len(devices)} devices were provisioned.")
+    remade = f" ({len(remove)} without keys here were made anew)" if remove else ""
+    status[label] = f"provisioned {len(devices)} of {count}{remade}"
+    return status
+
+
 __all__ = [
     "EVENT_TYPES", "DEFAULT_LOG_LEVEL", "error_code", "disabled_event_types", "fill_placeholders",
     "version_to_prune", "ensure_stack", "ensure_logging", "ensure_events", "ensure_setup",
     "ensure_group_and_type", "remove_things", "put_policy", "policy_document",
+    "CA_SUBJECT", "ensure_thing_group", "ensure_ca", "things_of_ca",
+    "devices_to_provision", "bulk_template", "ensure_bulk_devices",
+]
+
+
+# ------------------------- chapter 08's building group and its member, and log levels (chapter 09)
+
+BUILDING_POLICY_TEMPLATE = "smart-building-policy"  # data/policies/smart-building-policy.json
+BUILDING_TOPICS = "telemetry/building/one"  # each member publishes on <BUILDING_TOPICS>/<its client id>
+
+
+def ensure_device(ws: Any, thing: str, *, policy: str | None = None, group: str | None = None) -> str:
+    """The thing ``thing`` with an ACTIVE certificate whose key file is in the work folder, ``policy``
+    attached to the certificate and the thing in ``group`` (both optional): a short status line.
+
+    A thing whose certificate is not in this work folder (or not ACTIVE) is removed with its
+    certificate and made anew, as chapter 01 makes a device.
+    """
+    certificate_arn = _usable_certificate(ws, thing)
+    made = certificate_arn is None
+    if certificate_arn is None:
+        remove_things(ws, [thing])
+        ws.iot.create_thing(thingName=thing)
+        created = ws.iot.create_keys_and_certificate(setAsActive=True)
+        save_device(ws, thing, created["certificatePem"], created["keyPair"]["PrivateKey"])
+        certificate_arn = created["certificateArn"]
+        del created  # the private key lives only in its 0600 file
+        ws.iot.attach_thing_principal(thingName=thing, principal=certificate_arn)
+    status = [f"{'made' if made else 'exists'}, certificate {certificate_arn.rsplit('/', 1)[-1][:12]}…"]
+    if policy is not None:
+        if policy not in _attached_policies(ws, certificate_arn):
+            ws.iot.attach_policy(policyName=policy, target=certificate_arn)
+        status.append(f"policy {policy} on its certificate")
+    if group is not None:
+        ws.iot.add_thing_to_thing_group(thingGroupName=group, thingName=thing)  # idempotent
+        status.append(f"in {group}")
+    return ", ".join(status)
+
+
+def _usable_certificate(ws: Any, thing: str) -> str | None:
+    """The ARN of the ACTIVE certificate of ``thing`` whose files are in the work folder, if any."""
+    files = read_device(ws, thing)
+    if files is None:
+        return None
+    wanted = files.cert.read_text().strip()
+    try:
+        principals = ws.iot.list_thing_principals(thingName=thing)["principals"]
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        return None
+    for arn in principals:
+        if ":cert/" not in arn:
+            continue
+        description = ws.iot.describe_certificate(certificateId=arn.rsplit("/", 1)[-1])["certificateDescription"]
+        if description["certificatePem"].strip() == wanted:
+            return arn if description["status"] == "ACTIVE" else None
+    return None
+
+
+def _attached_policies(ws: Any, target: str) -> list[str]:
+    return [p["policyName"] for page in ws.iot.get_paginator("list_attached_policies").paginate(target=target)
+            for p in page.get("policies", [])]
+
+
+def ensure_building_group(ws: Any, group: str | None = None, policy: str | None = None, member: str | None = None,
+                          topic_prefix: str = BUILDING_TOPICS) -> dict[str, str]:
+    """What chapter 08 leaves: the thing group (``building-one``), the policy with ``${iot:ClientId}``
+    (``SmartBuilding_Policy``) attached to the group, and a member (``group-member``) whose
+    certificate has no policy of its own. Names are full names; the defaults get ``ws.name``."""
+    group, policy = group or ws.name("building-one"), policy or ws.name("SmartBuilding_Policy")
+    member = member or ws.name("group-member")
+    status = ensure_thing_group(ws, group)
+    document = policy_document(BUILDING_POLICY_TEMPLATE, region=ws.region, account_id=ws.account_id,
+                               topic_prefix=topic_prefix)
+    status[f"policy {policy}"] = put_policy(ws, policy, document)
+    group_arn = ws.iot.describe_thing_group(thingGroupName=group)["thingGroupArn"]
+    attached = policy in _attached_policies(ws, group_arn)
+    if not attached:
+        ws.iot.attach_policy(policyName=policy, target=group_arn)
+    status[f"{policy} on {group}"] = "attached" if attached else "attached now"
+    status[f"device {member}"] = ensure_device(ws, member, group=group)
+    return status
+
+
+def ensure_default_log_level(ws: Any, level: str = DEFAULT_LOG_LEVEL) -> str:
+    """v2 logging on (`ensure_logging`) with ``level`` as the account's default level, the role kept."""
+    ensure_logging(ws, level)
+    options = ws.iot.get_v2_logging_options()
+    if options.get("defaultLogLevel") == level and not options.get("disableAllLogs"):
+        return f"{level}, as wanted"
+    keep = {"eventConfigurations": options["eventConfigurations"]} if options.get("eventConfigurations") else {}
+    ws.iot.set_v2_logging_options(roleArn=options["roleArn"], defaultLogLevel=level, disableAllLogs=False, **keep)
+    disabled = " (all logs disabled)" if options.get("disableAllLogs") else ""
+    return f"was {options.get('defaultLogLevel')}{disabled}, now {level}"
+
+
+def log_targets_present(configurations: Iterable[Mapping[str, Any]],
+                        wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The ``(targetType, targetName)`` pairs of ``wanted`` that ``list_v2_logging_levels`` lists."""
+    listed = {(c["logTarget"]["targetType"], c["logTarget"].get("targetName")) for c in configurations}
+    return [target for target in wanted if target in listed]
+
+
+def remove_log_levels(ws: Any, targets: Iterable[tuple[str, str]]) -> list[str]:
+    """Delete the log levels of those ``(targetType, targetName)`` targets that have one: what was removed."""
+    try:
+        configurations = [c for page in ws.iot.get_paginator("list_v2_logging_levels").paginate()
+                          for c in page.get("logTargetConfigurations", [])]
+    except ClientError as error:
+        if error_code(error) != "NotConfiguredException":
+            raise
+        return []  # logging never configured: no levels either
+    removed = []
+    for target_type, target_name in log_targets_present(configurations, targets):
+        ws.iot.delete_v2_logging_level(targetType=target_type, targetName=target_name)
+        removed.append(f"{target_type} {target_name}")
+    return removed
+
+
+__all__ += [
+    "BUILDING_TOPICS", "ensure_building_group", "ensure_default_log_level", "ensure_device",
+    "log_targets_present", "remove_log_levels",
 ]

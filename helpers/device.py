@@ -11,6 +11,7 @@ certificate is unknown, inactive, or active but not allowed to connect with this
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import ssl
@@ -23,11 +24,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from paho.mqtt.enums import CallbackAPIVersion
 
 from .certs import DeviceFiles, certificate_id, read_device
 
 DEFAULT_TIMEOUT_S = 10.0
+# A certificate registered this recently by its CA's auto-registration was registered by the
+# connection being diagnosed (JITP activates it at once, so ACTIVE alone does not tell).
+AUTO_REGISTERED_WITHIN_S = 120.0
 KEEPALIVE_S = 30
 LOG_SIZE = 1000
 SUBACK_FAILURE = 0x80
@@ -52,7 +58,9 @@ class ConnectionRefused(MqttError):
     ``reason`` is one of: ``unreachable`` (nothing listens, e.g. the lab is not running), ``tls``
     (the server is not trusted or TLS failed), ``certificate_unknown``, ``certificate_inactive``,
     ``client_id_not_authorised``, ``not_authorised`` (one of the last three; undiagnosed),
-    ``timeout``. ``code`` is the CONNACK code when one arrived.
+    ``auto_registration`` (the certificate's CA registered it on this connection, JITP or JITR, and
+    AWS IoT closed the connection as it always does then: connect again), ``timeout``. ``code`` is
+    the CONNACK code when one arrived.
     """
 
 
@@ -268,12 +276,18 @@ def classify_socket_error(error: BaseException, endpoint: str, port: int, local:
     return ConnectionRefused("unreachable", f"Cannot reach {where}: {error}")
 
 
-def diagnose_refusal(iot: Any, cert_path: str | Path, client_id: str) -> tuple[str, str]:
-    """Why a CONNECT was refused, asked of the registry: ``(reason, plain message)``."""
+def diagnose_refusal(
+    iot: Any, cert_path: str | Path, client_id: str, closed_before_connack: bool = False
+) -> tuple[str, str]:
+    """Why a CONNECT was refused, asked of the registry: ``(reason, plain message)``.
+
+    ``closed_before_connack``: the server closed the connection without answering, which is what
+    AWS IoT does to a device whose certificate its CA has just auto-registered (JITP, JITR).
+    """
     cert_id = certificate_id(Path(cert_path).read_text())
     short = cert_id[:12] + "…"
     try:
-        status = iot.describe_certificate(certificateId=cert_id)["certificateDescription"]["status"]
+        description = iot.describe_certificate(certificateId=cert_id)["certificateDescription"]
     except Exception as error:  # noqa: BLE001 - botocore ClientError and friends
         code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
@@ -281,6 +295,14 @@ def diagnose_refusal(iot: Any, cert_path: str | Path, client_id: str) -> tuple[s
                 f"the certificate {short} is not registered with AWS IoT (register it, or use the one it issued)"
             )
         return "not_authorised", f"the certificate {short} could not be checked ({error})"
+    status = description["status"]
+    if closed_before_connack and _just_auto_registered(iot, description, presented_ca_id(cert_path)):
+        then = "connect again" if status == "ACTIVE" else "connect again once it is ACTIVE"
+        return "auto_registration", (
+            f"the certificate {short} was signed by a CA with auto-registration enabled; AWS IoT "
+            f"registered it on this first connection (now {status}) and closed the connection, as it "
+            f"always does then: {then}"
+        )
     if status != "ACTIVE":
         return "certificate_inactive", (
             f"the certificate {short} is {status}; only ACTIVE certificates can connect "
@@ -438,7 +460,7 @@ class Device:
                 f"iot:Connect with client id {self.client_id!r}.",
                 code=code,
             )
-        reason, why = diagnose_refusal(self.iot, self.cert_path, self.client_id)
+        reason, why = diagnose_refusal(self.iot, self.cert_path, self.client_id, closed_before_connack=code is None)
         return ConnectionRefused(reason, f"{what}: {why}.", code=code)
 
     def disconnect(self) -> None:
@@ -523,6 +545,31 @@ class Device:
     ) -> Message:
         """A received message on ``topic_filter`` (see `MessageLog.wait_for`)."""
         return self.messages.wait_for(topic_filter, predicate, timeout, after)
+
+
+def presented_ca_id(cert_path: str | Path) -> str | None:
+    """The certificate id of the CA a chain file presents after the device's certificate, if any."""
+    chain = x509.load_pem_x509_certificates(Path(cert_path).read_bytes())
+    return hashlib.sha256(chain[1].public_bytes(serialization.Encoding.DER)).hexdigest() if len(chain) > 1 else None
+
+
+def _just_auto_registered(iot: Any, description: dict, presented_ca: str | None = None) -> bool:
+    """Did the certificate's CA (the registry's, else the one the chain presents) auto-register it moments
+    ago: PENDING_ACTIVATION, or ACTIVE and new?"""
+    ca_id = description.get("caCertificateId") or presented_ca
+    if not ca_id or description.get("status") not in ("PENDING_ACTIVATION", "ACTIVE"):
+        return False
+    created = description.get("creationDate")
+    if description["status"] == "ACTIVE":
+        if not hasattr(created, "timestamp"):
+            return False
+        if time.time() - created.timestamp() > AUTO_REGISTERED_WITHIN_S:
+            return False
+    try:
+        ca = iot.describe_ca_certificate(certificateId=ca_id)["certificateDescription"]
+    except Exception:  # noqa: BLE001 - not our CA to read, or gone: no claim either way
+        return False
+    return ca.get("autoRegistrationStatus") == "ENABLE"
 
 
 def _connack_value(reason_code: Any) -> int:

@@ -236,3 +236,27 @@ def test_topic_rules_default_to_sql_version_2015_and_list_with_filters(lab, suff
     by_topic = [rule["ruleName"] for rule in iot.list_topic_rules(topic=f"listed/{suffix}")["rules"]]
     enabled = [rule["ruleName"] for rule in iot.list_topic_rules(ruleDisabled=False)["rules"]]
     assert name in disabled and by_topic == [name] and name not in enabled
+
+
+def test_add_permission_twice_with_one_statement_id_conflicts(lab):
+    import io as _io
+    import zipfile as _zipfile
+
+    from botocore.exceptions import ClientError as _ClientError
+
+    lam = lab.client("lambda")
+    buffer = _io.BytesIO()
+    with _zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("lambda_function.py", "def lambda_handler(event, context):\n    return event\n")
+    name = f"perm-{uuid.uuid4().hex[:6]}"
+    role = lab.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=role,
+                        Handler="lambda_function.lambda_handler", Code={"ZipFile": buffer.getvalue()})
+    grant = dict(FunctionName=name, StatementId="Id-123", Action="lambda:InvokeFunction", Principal="iot.amazonaws.com")
+    lam.add_permission(**grant)
+    with pytest.raises(_ClientError) as raised:
+        lam.add_permission(**grant)
+    assert raised.value.response["Error"]["Code"] == "ResourceConflictException"
+    assert len(json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]) == 1

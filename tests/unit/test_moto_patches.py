@@ -144,3 +144,14 @@ def test_inline_role_policies_from_cloudformation_are_json(lab):
 def test_creating_the_same_group_twice_returns_it(iot):
     first = iot.create_thing_group("same", None, None)
     assert iot.create_thing_group("same", None, None) == first
+
+
+def test_describe_certificate_names_the_ca_and_the_real_validity(lab, iot):
+    from cryptography import x509
+
+    cert, _ = iot.create_keys_and_certificate(set_as_active=True)
+    cert.ca_certificate_id = "a" * 64
+    description = cert.to_description_dict()
+    parsed = x509.load_pem_x509_certificate(cert.certificate_pem.encode())
+    assert description["caCertificateId"] == "a" * 64
+    assert description["validity"]["notAfter"] == parsed.not_valid_after_utc

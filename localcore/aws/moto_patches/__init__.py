@@ -21,7 +21,7 @@ from ...errors import AwsError
 # (module, class, attribute) of every moto internal the lab relies on.
 PATCHED: list[tuple[str, str, str]] = []
 
-_SUBMODULES = ("validation", "certificates", "hooks", "cloudformation")
+_SUBMODULES = ("validation", "certificates", "hooks", "cloudformation", "lambda_permissions")
 _applied: dict[str, Any] = {}
 
 

@@ -17,6 +17,23 @@ from . import as_moto_error, wrap_around
 MODELS = "moto.iot.models"
 
 
+def _description(original, self):
+    """DescribeCertificate as AWS shapes it: the issuing CA's id (JITP/JITR, RegisterCertificate)
+    and the certificate's real validity (moto reports now ± 1 day)."""
+    description = original(self)
+    if self.ca_certificate_id:
+        description["caCertificateId"] = self.ca_certificate_id
+    description.setdefault("certificateMode", "DEFAULT")
+    try:
+        from cryptography import x509
+
+        parsed = x509.load_pem_x509_certificate(self.certificate_pem.encode())
+        description["validity"] = {"notBefore": parsed.not_valid_before_utc, "notAfter": parsed.not_valid_after_utc}
+    except ValueError:
+        pass
+    return description
+
+
 def install(lab: Any) -> None:
     def generate_certificate_pem(original, self, domain_name, subject, key=None):
         if key is None:  # moto uses this for server certificates of domain configurations
@@ -34,3 +51,4 @@ def install(lab: Any) -> None:
 
     wrap_around(MODELS, "IoTBackend", "_generate_certificate_pem", generate_certificate_pem)
     wrap_around(MODELS, "IoTBackend", "create_certificate_from_csr", create_certificate_from_csr)
+    wrap_around(MODELS, "FakeCertificate", "to_description_dict", _description)
