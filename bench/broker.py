@@ -225,25 +225,46 @@ def measure(target: Target, messages: int) -> dict[str, float]:
     return figures
 
 
+HIGHER_IS_BETTER = {"qos0", "qos1", "fanin"}
+
+
+def best(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's best value over the rounds (losses: the worst, so a loss is never hidden)."""
+    out = {}
+    for key in runs[0]:
+        values = [run[key] for run in runs]
+        if key.endswith("_lost"):
+            out[key] = max(values)
+        else:
+            out[key] = max(values) if key in HIGHER_IS_BETTER else min(values)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if not (shutil.which("mosquitto_pub") and shutil.which("mosquitto_sub")):
         print("mosquitto clients are missing (apt-get install mosquitto-clients mosquitto): broker bench skipped")
         return 0
-    results: dict[str, dict[str, float]] = {}
-    with private_lab({"LOCALCORE_ENFORCE_POLICIES": "0"}) as home:
-        target = lab_target("lab, checks off")
-        results["lab, checks off"] = measure(target, args.messages)
-        if shutil.which("mosquitto"):
-            mosquitto = Mosquitto(home / "lab", target)
-            try:
-                results["mosquitto"] = measure(mosquitto.target, args.messages)
-            finally:
-                mosquitto.close()
-    with private_lab():
-        results["lab, checks on"] = measure(lab_target("lab, checks on"), args.messages)
+    # Shared 2-core machines are noisy: the configurations are measured in turn, `--rounds` times,
+    # and each figure keeps its best round (highest throughput, lowest time), so one busy moment
+    # does not decide a comparison made within this run.
+    rounds: dict[str, list[dict[str, float]]] = {"lab, checks off": [], "mosquitto": [], "lab, checks on": []}
+    for _ in range(args.rounds):
+        with private_lab({"LOCALCORE_ENFORCE_POLICIES": "0"}) as home:
+            target = lab_target("lab, checks off")
+            rounds["lab, checks off"].append(measure(target, args.messages))
+            if shutil.which("mosquitto"):
+                mosquitto = Mosquitto(home / "lab", target)
+                try:
+                    rounds["mosquitto"].append(measure(mosquitto.target, args.messages))
+                finally:
+                    mosquitto.close()
+        with private_lab():
+            rounds["lab, checks on"].append(measure(lab_target("lab, checks on"), args.messages))
+    results = {name: best(runs) for name, runs in rounds.items() if runs}
 
     columns = list(results)
     print(f"{'figure':<34}" + "".join(f"{c:>18}" for c in columns))
