@@ -155,3 +155,26 @@ def test_describe_certificate_names_the_ca_and_the_real_validity(lab, iot):
     parsed = x509.load_pem_x509_certificate(cert.certificate_pem.encode())
     assert description["caCertificateId"] == "a" * 64
     assert description["validity"]["notAfter"] == parsed.not_valid_after_utc
+
+
+@pytest.mark.parametrize(
+    "deprecate, keep_thing, error_part",
+    [(False, False, "non-deprecated"), (True, True, "things still use it"), (True, False, None)],
+    ids=["not-deprecated", "still-used", "deprecated-and-unused"],
+)
+def test_a_thing_type_is_deleted_only_when_deprecated_and_unused(iot, deprecate, keep_thing, error_part):
+    from moto.core.exceptions import JsonRESTError
+
+    iot.create_thing_type("tt", {})
+    if keep_thing:
+        iot.create_thing("uses-tt", "tt", None)
+    if deprecate:
+        iot.deprecate_thing_type("tt", False)
+    if error_part is None:
+        iot.delete_thing_type("tt")
+        assert not any(t.thing_type_name == "tt" for t in iot.thing_types.values())
+        return
+    with pytest.raises(JsonRESTError) as raised:
+        iot.delete_thing_type("tt")
+    assert raised.value.error_type == "InvalidRequestException" and error_part in raised.value.message
+    assert any(t.thing_type_name == "tt" for t in iot.thing_types.values())

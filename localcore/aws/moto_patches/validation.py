@@ -99,6 +99,39 @@ def _same_group_properties(original, self, thing_group_name, parent_group_name=N
     return original(self, thing_group_name, parent_group_name, thing_group_properties or {})
 
 
+# AWS waits five minutes after DeprecateThingType before DeleteThingType may succeed; the lab does
+# not make a class wait (0 s). Set a number of seconds here to rehearse the AWS timing.
+THING_TYPE_DELETE_DELAY_S = 0.0
+
+
+def _delete_thing_type(self, thing_type_name, *args, **kwargs):
+    """DeleteThingType: only a deprecated type without things (moto deleted any type at once)."""
+    import time
+
+    for thing_type in list(self.thing_types.values()):
+        if thing_type.thing_type_name != thing_type_name:
+            continue
+        metadata = thing_type.metadata
+        if not metadata.get("deprecated"):
+            raise InvalidRequestException(
+                f"Can not delete non-deprecated thing type {thing_type_name}: deprecate it first (DeprecateThingType)."
+            )
+        since = metadata.get("deprecationDate")
+        since_s = since.timestamp() if hasattr(since, "timestamp") else since
+        if since_s and time.time() - since_s < THING_TYPE_DELETE_DELAY_S:
+            raise InvalidRequestException(
+                f"Thing type {thing_type_name} was deprecated less than {THING_TYPE_DELETE_DELAY_S:.0f} s ago; try again later."
+            )
+        users = [t.thing_name for t in list(self.things.values())
+                 if t.thing_type is not None and t.thing_type.thing_type_name == thing_type_name]
+        if users:
+            raise InvalidRequestException(
+                f"Can not delete thing type {thing_type_name}: things still use it ({', '.join(users[:5])}); "
+                "change their type with UpdateThing first."
+            )
+    return None
+
+
 def _validation_delete(original, self, cert, force_delete: bool = False) -> None:
     """moto's check crashes (500) when any policy is attached to a thing group; same rules, by ARN."""
     from moto.iot.exceptions import CertificateStateException, DeleteConflictException
@@ -123,3 +156,4 @@ def install(lab: Any) -> None:
     wrap_around(MODELS, "IoTBackend", "create_policy", _guard(_create_policy))
     wrap_around(MODELS, "IoTBackend", "create_policy_version", _guard(_create_policy_version))
     wrap_around(MODELS, "IoTBackend", "_validation_delete", _validation_delete)
+    wrap_around(MODELS, "IoTBackend", "delete_thing_type", _guard(_delete_thing_type))
