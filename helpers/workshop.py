@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 import boto3
 
+from . import ledger
 from .certs import DeviceFiles, certificate_id, read_device, save_device
 from .secrets import private_folder
 from .ui import Panel
@@ -224,7 +225,8 @@ class Workshop:
             endpoint_url = self.http_url
             if endpoint_url is None and name == "iot-data":
                 endpoint_url = f"https://{self.endpoint}"
-            self._clients[name] = self.session.client(name, endpoint_url=endpoint_url)
+            # Every client records what its calls create (helpers.ledger), for the clean-up chapter.
+            self._clients[name] = ledger.watch(self.session.client(name, endpoint_url=endpoint_url), self)
         return self._clients[name]
 
     iot = property(lambda self: self.client("iot"))

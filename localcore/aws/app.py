@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from ..errors import AwsError, InternalFailureException
+from ..errors import AwsError, InternalFailureException, NotImplementedInLab
 from . import codec
 from .handlers import load_all
 from .handlers.registration_tasks import REPORT_ROUTE, serve_report
@@ -68,7 +68,7 @@ class LabApp:
             if match is not None:
                 operation, uri_params = match
                 handler = self.handlers.get((service, operation.name))
-                if handler is not None:
+                if handler is not None or not _moto_implements(service, operation.name):
                     return self._answer(
                         start_response, operation, handler, uri_params, query, headers, body
                     )
@@ -79,6 +79,11 @@ class LabApp:
     def _answer(self, start_response, operation, handler, uri_params, query, headers, body):
         protocol = operation.metadata["protocol"]
         try:
+            if handler is None:  # neither the lab nor moto answers it
+                raise NotImplementedInLab(
+                    f"The local lab does not implement {operation.metadata.get('serviceId', '')} "
+                    f"{operation.name}; the workshop does not need it. Use a real AWS account for it."
+                )
             params = codec.parse_request(operation, uri_params, query, headers, body)
             output = handler(self.lab, params) or {}
             status, out_headers, payload = codec.serialize_response(operation, output)
@@ -98,6 +103,30 @@ class LabApp:
                 status, headers, payload = route(self.lab, environ)
                 return _respond(start_response, status, headers, payload)
         return _respond(start_response, 404, {"Content-Type": "text/plain"}, b"not found\n")
+
+
+def _moto_response_class(service: str):
+    """moto's response class for services whose methods are named after the operations."""
+    if service == "iot":
+        from moto.iot.responses import IoTResponse
+
+        return IoTResponse
+    if service == "iot-data":
+        from moto.iotdata.responses import IoTDataPlaneResponse
+
+        return IoTDataPlaneResponse
+    return None
+
+
+def _moto_implements(service: str, operation: str) -> bool:
+    """False when neither the lab nor moto answers this operation (moto would answer with a 500
+    HTML page); True when moto may (services whose responses are not named per operation)."""
+    from botocore import xform_name
+
+    if service == "iot-jobs-data":
+        return False
+    cls = _moto_response_class(service)
+    return cls is None or hasattr(cls, xform_name(operation))
 
 
 def _respond(start_response, status: int, headers: dict, payload: bytes) -> list[bytes]:

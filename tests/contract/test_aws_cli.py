@@ -108,3 +108,13 @@ def test_cloudformation_deploys_the_workshop_stack(aws):
     assert aws("iot", "get-policy", "--policy-name", outputs["IoTPolicy"])["policyName"] == outputs["IoTPolicy"]
     assert outputs["ArnIoTProvisioningRole"].endswith(f":role/{name}-iot-provisioning")
     aws("s3api", "head-bucket", "--bucket", outputs["S3Bucket"])
+
+
+def test_cloudformation_deletes_the_workshop_stack(aws, lab):
+    name = f"del-{uuid.uuid4().hex[:6]}"
+    aws("cloudformation", "create-stack", "--stack-name", name, "--template-body",
+        f"file://{ROOT / 'cfn' / 'iot-dm-workshop.yaml'}", "--parameters", f"ParameterKey=Prefix,ParameterValue={name}",
+        "--capabilities", "CAPABILITY_NAMED_IAM")
+    aws("cloudformation", "delete-stack", "--stack-name", name)
+    policies = [p["policyName"] for p in aws("iot", "list-policies")["policies"]]
+    assert f"{name}-device-policy" not in policies

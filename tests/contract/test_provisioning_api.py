@@ -178,3 +178,12 @@ def test_list_attached_policies_recursive_includes_ancestor_groups(lab, iot):
 
     assert iot.list_attached_policies(target=child_arn)["policies"] == []
     assert [p["policyName"] for p in iot.list_attached_policies(target=child_arn, recursive=True)["policies"]] == [policy]
+
+
+def test_an_operation_the_lab_lacks_gets_a_clear_error_and_the_lab_keeps_serving(iot):
+    with pytest.raises(ClientError) as raised:
+        iot.list_provisioning_templates()
+    error = raised.value.response["Error"]
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert "ListProvisioningTemplates" in error["Message"] and "local lab" in error["Message"]
+    assert iot.list_things()["things"] is not None
