@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NOTEBOOK_PORT ?= 8888
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: workshop test lab stop status bench clean-work help
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml
 
 workshop: $(STAMP)
 	$(BIN)/python -m localcore start
-	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(NOTEBOOK_PORT) --notebook-dir notebooks --ServerApp.open_browser=False
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(NOTEBOOK_PORT) --notebook-dir notebooks --ServerApp.open_browser=False $(ALLOW_ROOT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
