@@ -21,7 +21,6 @@ from helpers.ca import (
 )
 from helpers.device import diagnose_refusal, presented_ca_id
 
-NOW = datetime.datetime.now(datetime.timezone.utc)
 
 
 def client_error(code: str) -> ClientError:
@@ -368,7 +367,7 @@ def device_files(tmp_path_factory, ca, device_key):
 ])
 def test_a_connection_closed_after_auto_registration_is_explained_as_expected(
         device_files, status, registry_ca, file, auto, age_s, closed_early, reason):
-    iot = DiagnosisIot(status, registry_ca, auto, NOW - datetime.timedelta(seconds=age_s))
+    iot = DiagnosisIot(status, registry_ca, auto, datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=age_s))
 
     got, message = diagnose_refusal(iot, device_files[file], "dev", closed_before_connack=closed_early)
 
