@@ -45,3 +45,50 @@ def device_files(folder: Path, name: str, certificate_pem: str, key) -> tuple[Pa
         write_secret(folder / f"{name}.crt", certificate_pem),
         write_secret(folder / f"{name}.key", key_pem(key) if not isinstance(key, str) else key),
     )
+
+
+def make_ca(common_name: str, kind: str = "ec", *, country: str | None = None,
+            organization: str | None = None):
+    """A self-signed CA (what `openssl req -x509` makes in the workshop); returns (cert, key)."""
+    from datetime import datetime, timedelta, timezone
+
+    key = new_key(kind)
+    names = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        names.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    if country:
+        names.insert(0, x509.NameAttribute(NameOID.COUNTRY_NAME, country))
+    subject = x509.Name(names)
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def jitp_template(group: str, policy: str) -> str:
+    """The workshop's JITP template: thing named by the CN, Country attribute, a group, a policy."""
+    import json
+
+    return json.dumps({
+        "Parameters": {
+            "AWS::IoT::Certificate::Id": {"Type": "String"},
+            "AWS::IoT::Certificate::CommonName": {"Type": "String"},
+            "AWS::IoT::Certificate::Country": {"Type": "String"},
+        },
+        "Resources": {
+            "thing": {"Type": "AWS::IoT::Thing", "Properties": {
+                "ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"},
+                "AttributePayload": {"Country": {"Ref": "AWS::IoT::Certificate::Country"}},
+                "ThingGroups": [group],
+            }},
+            "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
+                "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE",
+            }},
+            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": policy}},
+        },
+    })

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from devices import write_secret
+from devices import make_ca, write_secret
 
 WAIT_S = 10.0
 NOT_AUTHORIZED = 0x87  # paho 2 reports MQTT 3.1.1's CONNACK code 5 as MQTT 5's 0x87
@@ -502,19 +502,6 @@ def mqtt_connect_raw(config, cert: Path, key: Path, client_id: str) -> bytes | N
     except (ssl.SSLError, ConnectionError):
         return None
 
-
-def make_ca(name: str):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
 
 
 def issue(folder: Path, name: str, ca_cert, ca_key, with_chain: bool = False) -> tuple[Path, Path]:

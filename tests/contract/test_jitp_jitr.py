@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from devices import key_pem, write_secret
+from devices import jitp_template, key_pem, make_ca, write_secret
 
 from helpers.device import ConnectionRefused, Device
 from localcore.pki import fingerprint_der
@@ -55,23 +55,6 @@ class DeviceFiles:
     certificate_id: str
 
 
-def make_ca(common_name: str) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """What ``openssl genrsa`` + ``openssl req -x509`` make in the workshop."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "IoT"),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
 
 def sign(ca_cert, ca_key, subject: x509.Name, public_key) -> x509.Certificate:
     """What ``openssl x509 -req -CA rootCA.pem -CAkey rootCA.key`` makes."""
@@ -86,7 +69,7 @@ def sign(ca_cert, ca_key, subject: x509.Name, public_key) -> x509.Certificate:
 def register_ca(iot, common_name: str) -> OwnCA:
     """GetRegistrationCode, a verification certificate for it, RegisterCACertificate (INACTIVE),
     then UpdateCACertificate ACTIVE: the workshop's steps."""
-    cert, key = make_ca(common_name)
+    cert, key = make_ca(common_name, "rsa", country="DE", organization="IoT")
     code = iot.get_registration_code()["registrationCode"]
     verification_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     verification = sign(cert, key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, code)]),
@@ -110,27 +93,6 @@ def device_files(folder: Path, ca: OwnCA, name: str, country: str | None = "DE")
     return DeviceFiles(name, chain, write_secret(folder / f"{name}.key", key_pem(key)),
                        fingerprint_der(cert.public_bytes(serialization.Encoding.DER)))
 
-
-def jitp_template(group: str, policy: str) -> str:
-    """The workshop's template: thing named by the CN, Country attribute, a group, a policy."""
-    return json.dumps({
-        "Parameters": {
-            "AWS::IoT::Certificate::Id": {"Type": "String"},
-            "AWS::IoT::Certificate::CommonName": {"Type": "String"},
-            "AWS::IoT::Certificate::Country": {"Type": "String"},
-        },
-        "Resources": {
-            "thing": {"Type": "AWS::IoT::Thing", "Properties": {
-                "ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"},
-                "AttributePayload": {"Country": {"Ref": "AWS::IoT::Certificate::Country"}},
-                "ThingGroups": [group],
-            }},
-            "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
-                "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE",
-            }},
-            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": policy}},
-        },
-    })
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -216,7 +178,7 @@ def test_describe_ca_certificate_shows_the_jitp_settings(iot, jitp_ca, workshop)
 
 
 def test_a_verification_certificate_without_the_registration_code_is_refused(iot):
-    cert, key = make_ca(unique("Wrong code CA"))
+    cert, key = make_ca(unique("Wrong code CA"), "rsa", country="DE", organization="IoT")
     wrong = sign(cert, key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not-the-code")]), cert.public_key())
 
     with pytest.raises(ClientError) as refused:
@@ -327,7 +289,7 @@ def _auto_registration_disabled(iot, ca: OwnCA) -> None:
 )
 def test_a_device_no_usable_ca_allows_is_refused_and_not_registered(lab, iot, jitp_ca, tmp_path, spoil, connack):
     if spoil is None:
-        cert, key = make_ca(unique("Unregistered CA"))
+        cert, key = make_ca(unique("Unregistered CA"), "rsa", country="DE", organization="IoT")
         ca = OwnCA(cert, key, "")
     else:
         ca = jitp_ca

@@ -19,46 +19,17 @@ from localcore.aws.handlers import HANDLERS
 from localcore.iot.events import Stamp, certificate_registered_event
 from localcore.mqtt.identity import ConnectionRefused, identify
 from localcore.pki import fingerprint_der
+from devices import jitp_template, make_ca
 from labfixture import in_process_lab
 
 GROUP, POLICY = "jitp-group", "jitp-policy"
 ROLE = "arn:aws:iam::123456789012:role/JITP"
-TEMPLATE = json.dumps({
-    "Parameters": {
-        "AWS::IoT::Certificate::Id": {"Type": "String"},
-        "AWS::IoT::Certificate::CommonName": {"Type": "String"},
-        "AWS::IoT::Certificate::Country": {"Type": "String"},
-    },
-    "Resources": {
-        "thing": {"Type": "AWS::IoT::Thing", "Properties": {
-            "ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"},
-            "AttributePayload": {"Country": {"Ref": "AWS::IoT::Certificate::Country"}},
-            "ThingGroups": [GROUP],
-        }},
-        "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
-            "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE",
-        }},
-        "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": POLICY}},
-    },
-})
+TEMPLATE = jitp_template(GROUP, POLICY)
 OPEN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
 
 
 # -- certificates ---------------------------------------------------------------------------------
 
-
-def make_ca(name: str):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
 
 
 def issue(ca_cert, ca_key, common_name: str, country: str | None = "DE") -> x509.Certificate:

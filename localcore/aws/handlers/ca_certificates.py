@@ -36,6 +36,7 @@ from ...errors import (
 )
 from ...iot.templates import parse_template
 from ...pki import fingerprint_der
+from ..paging import page
 from . import handles
 
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
@@ -365,14 +366,7 @@ def list_certificates_by_ca(lab, params: dict) -> dict:
 def _page(records: list[Any], params: dict) -> tuple[list[Any], str | None]:
     """One page by creation date (newest first unless ascendingOrder) and the next marker."""
     size = params.get("pageSize")
-    size = MAX_PAGE_SIZE if size is None else size
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidRequestException(f"pageSize must be between 1 and {MAX_PAGE_SIZE}.")
-    marker = params.get("marker") or "0"
-    if not marker.isdigit():
-        raise InvalidRequestException(f"The marker {marker!r} is not valid.")
-    start = int(marker)
     ordered = sorted(records, key=lambda r: (r.creation_date, r.certificate_id),
                      reverse=not params.get("ascendingOrder", False))
-    page = ordered[start:start + size]
-    return page, (str(start + size) if start + size < len(ordered) else None)
+    return page(ordered, params.get("marker"), MAX_PAGE_SIZE if size is None else size,
+                max_size=MAX_PAGE_SIZE, size_name="pageSize", token_name="marker")

@@ -20,6 +20,7 @@ from localcore.iot.shadow import parse_shadow_topic
 from localcore.mqtt import shadow_service
 from localcore.mqtt.authorizer import BASIC_INGEST, FORBIDDEN, JOBS, SHADOW, reserved_topic
 
+from ..paging import page
 from . import handles
 
 PUBLISH_QOS = (0, 1)  # iot-data Publish accepts QoS 0 and 1
@@ -77,22 +78,12 @@ def delete_thing_shadow(lab: Any, params: dict) -> dict:
 @handles("iot-data", "ListNamedShadowsForThing")
 def list_named_shadows_for_thing(lab: Any, params: dict) -> dict:
     names = shadow_service.shadow_store(lab).list_named(params["thingName"])
-    size = params.get("pageSize", LIST_PAGE_SIZE_MAX)
-    if not 1 <= size <= LIST_PAGE_SIZE_MAX:
-        raise InvalidRequestException(f"pageSize must be between 1 and {LIST_PAGE_SIZE_MAX}")
-    start = _page_start(params.get("nextToken"), len(names))
-    output: dict[str, Any] = {"results": names[start:start + size], "timestamp": shadow_service.now_seconds()}
-    if start + size < len(names):
-        output["nextToken"] = str(start + size)
+    results, next_token = page(names, params.get("nextToken"), params.get("pageSize", LIST_PAGE_SIZE_MAX),
+                               max_size=LIST_PAGE_SIZE_MAX, size_name="pageSize")
+    output: dict[str, Any] = {"results": results, "timestamp": shadow_service.now_seconds()}
+    if next_token:
+        output["nextToken"] = next_token
     return output
-
-
-def _page_start(token: str | None, total: int) -> int:
-    if token is None:
-        return 0
-    if not token.isdigit() or int(token) > total:
-        raise InvalidRequestException("The nextToken is not valid")
-    return int(token)
 
 
 def _deliver(lab: Any, topic: str, payload: bytes, qos: int, retain: bool) -> None:

@@ -3,7 +3,7 @@ of its ancestor groups too, as AWS lists them; paged with ``marker``/``pageSize`
 
 from __future__ import annotations
 
-from ...errors import InvalidRequestException
+from ..paging import page
 from .. import registry
 from . import handles
 
@@ -31,13 +31,9 @@ def list_attached_policies(lab, params: dict) -> dict:
         for (principal, _name), (_principal, policy) in list(lab.iot.principal_policies.items()):
             if principal == arn and policy.name not in seen:
                 seen[policy.name] = policy
-    try:
-        start = int(params.get("marker") or 0)
-    except ValueError:
-        raise InvalidRequestException("The marker is not valid.") from None
-    size = int(params.get("pageSize") or 250)
-    policies = list(seen.values())
-    output: dict = {"policies": [{"policyName": p.name, "policyArn": p.arn} for p in policies[start:start + size]]}
-    if start + size < len(policies):
-        output["nextMarker"] = str(start + size)
+    listed, marker = page(list(seen.values()), params.get("marker"), params.get("pageSize") or 250,
+                          token_name="marker")
+    output: dict = {"policies": [{"policyName": p.name, "policyArn": p.arn} for p in listed]}
+    if marker:
+        output["nextMarker"] = marker
     return output

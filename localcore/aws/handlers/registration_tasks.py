@@ -18,6 +18,7 @@ from typing import Any
 
 from ...errors import AwsError, InvalidRequestException, ResourceNotFoundException
 from ...iot.templates import parse_template, resolve
+from ..paging import page
 from ..provisioning import apply_plan
 from . import handles
 
@@ -201,11 +202,10 @@ def list_thing_registration_task_reports(lab, params: dict) -> dict:
 
 
 def _page(items: list[str], params: dict, key: str) -> dict:
-    start = int(params.get("nextToken") or 0)
-    size = int(params.get("maxResults") or 250)
-    out: dict[str, Any] = {key: items[start:start + size]}
-    if start + size < len(items):
-        out["nextToken"] = str(start + size)
+    listed, next_token = page(items, params.get("nextToken"), params.get("maxResults") or 250, max_size=250)
+    out: dict[str, Any] = {key: listed}
+    if next_token:
+        out["nextToken"] = next_token
     return out
 
 

@@ -16,6 +16,7 @@ from ...iot.iot_logs import TARGET_TYPES as LOG_TARGET_TYPES
 from ...runtime import EVENT_TYPES
 from .. import registry
 from ..iot_logging import REVISION
+from ..paging import page
 from . import handles
 
 # [unconfirmed] AWS's limit on resource-specific log targets per account.
@@ -137,19 +138,8 @@ def list_v2_logging_levels(lab, params: dict) -> dict:
         for (t, n), level in sorted(_logging(lab)["levels"].items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
     ]
     rows = [row for row in rows if wanted in (None, row["logTarget"]["targetType"])]
-    start = _page_start(params.get("nextToken"))
-    size = params.get("maxResults") or len(rows) or 1
-    page = rows[start:start + size]
-    more = start + size < len(rows)
-    return {"logTargetConfigurations": page, **({"nextToken": str(start + size)} if more else {})}
-
-
-def _page_start(token: str | None) -> int:
-    if token is None:
-        return 0
-    if not token.isdigit():
-        raise InvalidRequestException("The nextToken is not valid.")
-    return int(token)
+    listed, next_token = page(rows, params.get("nextToken"), params.get("maxResults") or len(rows) or 1)
+    return {"logTargetConfigurations": listed, **({"nextToken": next_token} if next_token else {})}
 
 
 @handles("iot", "DeleteV2LoggingLevel")

@@ -15,9 +15,10 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 
-from localcore.errors import AwsError, InvalidRequestException
+from localcore.errors import AwsError
 from localcore.iot import rules_sql
 
+from ..paging import page
 from . import handles
 
 # AWS's "Creating an AWS IoT rule" page: a rule created without awsIotSqlVersion (AWS CLI,
@@ -42,19 +43,17 @@ def replace_topic_rule(lab: Any, params: dict) -> dict:
 
 @handles("iot", "ListTopicRules")
 def list_topic_rules(lab: Any, params: dict) -> dict:
-    size = params.get("maxResults", LIST_MAX_RESULTS)
-    if not 1 <= size <= LIST_MAX_RESULTS:
-        raise InvalidRequestException(f"maxResults must be between 1 and {LIST_MAX_RESULTS}")
     topic, disabled = params.get("topic"), params.get("ruleDisabled")
     rules = [
         rule for rule in list(lab.iot.rules.values())
         if (topic is None or rule.topic_pattern == topic)  # [unconfirmed] exact match on the FROM filter
         and (disabled is None or rule.rule_disabled == disabled)
     ]
-    start = _page_start(params.get("nextToken"), len(rules))
-    output: dict[str, Any] = {"rules": [_list_item(rule) for rule in rules[start:start + size]]}
-    if start + size < len(rules):
-        output["nextToken"] = str(start + size)
+    listed, next_token = page(rules, params.get("nextToken"), params.get("maxResults", LIST_MAX_RESULTS),
+                              max_size=LIST_MAX_RESULTS)
+    output: dict[str, Any] = {"rules": [_list_item(rule) for rule in listed]}
+    if next_token:
+        output["nextToken"] = next_token
     return output
 
 
@@ -81,14 +80,6 @@ def _list_item(rule: Any) -> dict[str, Any]:
         "createdAt": rule.created_at,
         "ruleDisabled": rule.rule_disabled,
     }
-
-
-def _page_start(token: str | None, total: int) -> int:
-    if token is None:
-        return 0
-    if not token.isdigit() or int(token) > total:
-        raise InvalidRequestException("The nextToken is not valid")
-    return int(token)
 
 
 def _moto(method: Callable[..., Any], **kwargs: Any) -> Any:
