@@ -122,26 +122,25 @@ def ensure_setup(ws: Any) -> dict[str, str]:
     }
 
 
+def _ensure(label: str, describe: Any, create: Any) -> dict[str, str]:
+    """``describe()``; when AWS answers ResourceNotFoundException, ``create()``. ``{label: what}``."""
+    try:
+        describe()
+        return {label: "exists"}
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+    create()
+    return {label: "created"}
+
+
 def ensure_group_and_type(ws: Any, group: str, thing_type: str) -> dict[str, str]:
     """Create the thing group and thing type if they do not exist (a provisioning template needs both)."""
-    status: dict[str, str] = {}
-    try:
-        ws.iot.describe_thing_group(thingGroupName=group)
-        status[f"thing group {group}"] = "exists"
-    except ClientError as error:
-        if error_code(error) != "ResourceNotFoundException":
-            raise
-        ws.iot.create_thing_group(thingGroupName=group)
-        status[f"thing group {group}"] = "created"
-    try:
-        ws.iot.describe_thing_type(thingTypeName=thing_type)
-        status[f"thing type {thing_type}"] = "exists"
-    except ClientError as error:
-        if error_code(error) != "ResourceNotFoundException":
-            raise
-        ws.iot.create_thing_type(thingTypeName=thing_type)
-        status[f"thing type {thing_type}"] = "created"
-    return status
+    return {
+        **ensure_thing_group(ws, group),
+        **_ensure(f"thing type {thing_type}", lambda: ws.iot.describe_thing_type(thingTypeName=thing_type),
+                  lambda: ws.iot.create_thing_type(thingTypeName=thing_type)),
+    }
 
 
 # ------------------------------------------------------------------------- starting afresh
@@ -237,15 +236,9 @@ CA_SUBJECT = {"country": "DE", "organization": "IoT", "organizational_unit": "Wo
 
 
 def ensure_thing_group(ws: Any, group: str) -> dict[str, str]:
-    """Create the thing group if it does not exist (a JITP template puts devices in it)."""
-    try:
-        ws.iot.describe_thing_group(thingGroupName=group)
-        return {f"thing group {group}": "exists"}
-    except ClientError as error:
-        if error_code(error) != "ResourceNotFoundException":
-            raise
-    ws.iot.create_thing_group(thingGroupName=group)
-    return {f"thing group {group}": "created"}
+    """Create the thing group if it does not exist (a template or a JITP CA puts devices in it)."""
+    return _ensure(f"thing group {group}", lambda: ws.iot.describe_thing_group(thingGroupName=group),
+                   lambda: ws.iot.create_thing_group(thingGroupName=group))
 
 
 def ensure_ca(ws: Any, name: str, **subject: str) -> tuple[CertificateAuthority, str]:
