@@ -186,6 +186,12 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
                     f"Lab started (pid {info.pid}): AWS APIs on {config.http_url}, "
                     f"MQTT on {config.endpoint_host}:{info.mqtt_port}"
                 )
+                restored = ((status(config) or {}).get("persistence") or {}).get("restored") or {}
+                if restored.get("problem"):
+                    print(restored["problem"])
+                elif restored.get("found"):
+                    counts = ", ".join(f"{k} {v}" for k, v in (restored.get("counts") or {}).items() if v)
+                    print(f"It has everything it held before it stopped ({counts or 'it was empty'}).")
             return info
         time.sleep(0.05)
     _terminate(process.pid)

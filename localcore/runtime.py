@@ -8,13 +8,15 @@ reaches the broker from HTTP goes through :meth:`Lab.publish`, which is thread-s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .config import LabConfig
+from .persistence.gate import StateGate
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pki import LabPKI
@@ -27,14 +29,30 @@ EVENT_TYPES = (
 
 
 class Lab:
+    """The lab's state and the rules for changing it.
+
+    Durable state (what survives a restart, see `localcore.persistence`) is moto's backends, the
+    plain data in ``state`` and the parts registered with `durable`. It changes only inside an HTTP
+    request (which passes ``gate``) or inside ``with lab.changing():`` (which passes ``gate``, holds
+    ``lock`` and tells the saver). Running machinery (pools, threads, caches) lives in ``services``,
+    never in ``state``.
+    """
+
     def __init__(self, config: LabConfig, pki: "LabPKI") -> None:
         self.config = config
         self.pki = pki
         self.started_at = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None  # the broker's loop, set by the server
         self.broker: Any = None
-        self.state: dict[str, Any] = {}  # lab-only state (event configuration, logging options, tasks...)
+        self.state: dict[str, Any] = {}  # lab-only durable data (plain, picklable): CA settings, ...
+        self.services: dict[str, Any] = {}  # lab-only machinery (rules engine, Lambda runner, ...)
         self.lock = threading.RLock()
+        self.gate = StateGate()  # HTTP requests hold it shared; a snapshot holds it exclusively
+        self.revision = 0  # bumped by every change of durable state (the saver compares it)
+        self.state_changed = threading.Event()  # set with every bump: wakes the saver
+        self._durable: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
+        self._restoring: dict[str, Any] = {}  # saved data of parts not registered yet
+        self.durable("lab", self._dump_own, self._load_own)
         self._listeners: list[Callable[[str, bytes], None]] = []
         # Bumped on every registry change that can alter an authorisation decision (policies,
         # attachments, certificate status, group membership, thing attributes): the broker's
@@ -50,6 +68,85 @@ class Lab:
     def registry_changed(self) -> None:
         """Invalidate cached authorisation decisions (called by the moto hooks)."""
         self.generation += 1
+        self.changed()
+
+    # -- durable state --------------------------------------------------------------------------
+    def changed(self) -> None:
+        """Durable state changed: the saver writes it within a second."""
+        self.revision += 1
+        self.state_changed.set()
+
+    @contextlib.contextmanager
+    def changing(self) -> Iterator[None]:
+        """Change durable state outside an HTTP request: pass the gate (so a snapshot never sees the
+        change half done) and hold the lab's lock, then tell the saver."""
+        with self.gate.shared(), self.lock:
+            try:
+                yield
+            finally:
+                self.changed()
+
+    def durable(self, name: str, dump: Callable[[], Any], load: Callable[[Any], None]) -> None:
+        """Register a durable part: ``dump()`` returns its data (picklable; called while the lab is
+        quiet, so it may return live objects), ``load(data)`` puts saved data back. A part registered
+        after the lab restored its snapshot gets its saved data at once."""
+        self._durable[name] = (dump, load)
+        if name in self._restoring:
+            self._load_part(name, load, self._restoring.pop(name))
+
+    def durable_parts(self) -> dict[str, tuple[Callable[[], Any], Callable[[Any], None]]]:
+        return dict(self._durable)
+
+    def restore_parts(self, parts: dict[str, Any]) -> None:
+        """Give each durable part its saved data, now or when it registers."""
+        for name, data in parts.items():
+            registered = self._durable.get(name)
+            if registered is None:
+                self._restoring[name] = data
+            else:
+                self._load_part(name, registered[1], data)
+
+    def _load_part(self, name: str, load: Callable[[Any], None], data: Any) -> None:
+        import logging
+
+        try:
+            load(data)
+        except Exception:  # one part that cannot come back must not keep the lab from starting
+            logging.getLogger("localcore.persistence").exception(
+                "the saved %s state could not be restored; it starts empty", name
+            )
+
+    def _dump_own(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "event_configurations": self.event_configurations,
+            "event_configurations_dates": self.event_configurations_dates,
+            "logging": self.logging,
+            "registration_tasks": self.registration_tasks,
+        }
+
+    def _load_own(self, data: dict[str, Any]) -> None:
+        self.state.update(data.get("state") or {})
+        self.event_configurations.update(data.get("event_configurations") or {})
+        self.event_configurations_dates.update(data.get("event_configurations_dates") or {})
+        if data.get("logging"):
+            self.logging = data["logging"]
+        self.registration_tasks.update(data.get("registration_tasks") or {})
+
+    def resource_counts(self) -> dict[str, int]:
+        """How much the registry holds (for `localcore status` and the snapshot's header)."""
+        iot = self.iot
+        jobs = self.jobs.jobs if getattr(self, "jobs", None) is not None else iot.jobs
+        return {
+            "things": len(iot.things),
+            "thingTypes": len(iot.thing_types),
+            "thingGroups": len(iot.thing_groups),
+            "certificates": len(iot.certificates),
+            "caCertificates": len(iot.ca_certificates),
+            "policies": len(iot.policies),
+            "topicRules": len(iot.rules),
+            "jobs": len(jobs),
+        }
 
     def events_enabled(self, event_type: str) -> bool:
         return self.event_configurations.get(event_type, False)

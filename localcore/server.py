@@ -25,19 +25,21 @@ log = logging.getLogger("localcore")
 
 
 def build_lab(config: LabConfig) -> Lab:
-    from . import rules
+    from . import persistence, rules
     from .aws import auto_registration, iot_logging, jobs_service, moto_patches
-    from .aws.handlers import fleet_indexing
+    from .aws.handlers import fleet_indexing, registration_tasks
     from .pki import LabPKI
 
     pki = LabPKI.load_or_create(config.home)
     lab = Lab(config, pki)
     moto_patches.apply(lab)
+    persistence.restore(lab)  # the saved state, before anything looks up a moto backend
     auto_registration.install(lab)  # JITP/JITR on a device's first connection
     rules.install(lab)  # topic rules run on every message the broker accepts
     jobs_service.install(lab)  # IoT Jobs: lab.jobs and lab.on_jobs_request (after moto_patches.apply)
     fleet_indexing.fleet(lab)  # watch shadows and connectivity from the start, not the first query
     iot_logging.install(lab)  # fine-grained logging: lab.iot_log writes AWSIotLogsV2
+    registration_tasks.resume_interrupted(lab)  # bulk tasks a stopped lab left running go on
     return lab
 
 
@@ -49,6 +51,16 @@ def serve(config: LabConfig) -> None:
     for noisy in ("amqtt", "transitions", "werkzeug", "botocore", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     asyncio.run(_serve(config))
+
+
+def _skip_slow_optional_imports() -> None:
+    """moto's CloudFormation imports every service, among them API Gateway's OpenAPI validator, whose
+    jsonschema loads the optional ``rfc3987_syntax`` if installed (JupyterLab installs it): building
+    its grammar takes ~2 s, paid at each start that restores a stack. The lab never validates IRIs;
+    without the module jsonschema simply skips that format."""
+    import sys
+
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 def _request_handler():
@@ -64,13 +76,15 @@ def _request_handler():
 
 
 async def _serve(config: LabConfig) -> None:
-    from . import rules
+    from . import persistence, rules
     from .aws.app import LabApp
     from .lambda_runner import service as lambda_service
     from .mqtt.broker import LabBroker
+    from .persistence.wsgi import gated
 
+    _skip_slow_optional_imports()
     lab = build_lab(config)
-    app = LabApp(lab)
+    app = gated(LabApp(lab), lab)  # every request passes the gate the saver closes for a snapshot
     http = make_server(config.host, config.http_port, app, threaded=True, request_handler=_request_handler())
     http_thread = threading.Thread(target=http.serve_forever, name="http", daemon=True)
     http_thread.start()
@@ -83,6 +97,7 @@ async def _serve(config: LabConfig) -> None:
     broker = LabBroker(lab, enforce_policies=enforce)
     await broker.start()
     lab.broker = broker
+    persistence.start_saver(lab)
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -104,3 +119,5 @@ async def _serve(config: LabConfig) -> None:
         http.shutdown()
         rules.stop(lab)
         lambda_service.close(lab)  # kills functions still running
+        persistence.stop_saver(lab)  # the last changes, once nothing can change any more
+        log.info("lab stopped; its state is saved in %s", persistence.snapshot_path(config.home))

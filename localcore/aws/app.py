@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from .. import persistence
 from ..errors import AwsError, InternalFailureException, NotImplementedInLab
 from . import codec
 from .handlers import load_all
@@ -179,17 +180,7 @@ def _health(lab: Any, environ: dict) -> tuple[int, dict, bytes]:
 
 
 def _status(lab: Any, environ: dict) -> tuple[int, dict, bytes]:
-    iot = lab.iot
-    counts = {
-        "things": len(iot.things),
-        "thingTypes": len(iot.thing_types),
-        "thingGroups": len(iot.thing_groups),
-        "certificates": len(iot.certificates),
-        "caCertificates": len(iot.ca_certificates),
-        "policies": len(iot.policies),
-        "topicRules": len(iot.rules),
-        "jobs": len(lab.jobs.jobs) if getattr(lab, "jobs", None) is not None else len(iot.jobs),
-    }
+    counts = lab.resource_counts()
     broker = lab.broker
     return _json(200, {
         "pid": os.getpid(),
@@ -202,4 +193,5 @@ def _status(lab: Any, environ: dict) -> tuple[int, dict, bytes]:
         "uptimeSeconds": round(time.time() - lab.started_at, 1),
         "connectedClients": broker.connected_count() if broker is not None else 0,
         "resources": counts,
+        "persistence": persistence.status(lab),
     })

@@ -65,7 +65,7 @@ def on_unknown_certificate(lab: Any, chain_ders: Sequence[bytes], client_id: str
     first connection is dropped, as on AWS)."""
     leaf = x509.load_der_x509_certificate(chain_ders[0])
     certificate_id = fingerprint_der(chain_ders[0])
-    with lab.lock:
+    with lab.changing():
         existing = lab.iot.certificates.get(certificate_id)
         ca = issuing_ca(lab.iot, leaf, chain_ders[1:], existing)
         problem = _refusal(lab, ca)

@@ -160,7 +160,7 @@ class IotLogging:
     def write(self, batch: list[tuple[int, str]]) -> None:
         """Put ``(timestamp_ms, message)`` pairs into the log group, creating what is missing."""
         events = [{"timestamp": ms, "message": message} for ms, message in sorted(batch, key=itemgetter(0))]
-        with self.lab.lock:  # FilterLogEvents reads moto's streams under the same lock
+        with self.lab.changing():  # FilterLogEvents reads moto's streams under the same lock
             if self._logs is None:
                 self._logs = self.lab.backend("logs")  # moto resets a backend in place: keep it
             logs = self._logs
@@ -173,6 +173,6 @@ class IotLogging:
 def install(lab: Any) -> IotLogging:
     """Give the lab ``lab.iot_log`` (see `IotLogging.log`)."""
     logger = IotLogging(lab)
-    lab.state[STATE_KEY] = logger
+    lab.services[STATE_KEY] = logger
     lab.iot_log = logger.log
     return logger

@@ -37,7 +37,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,7 +154,8 @@ class JobsService:
     def __init__(self, lab: Any, clock: Callable[[], float] = time.time) -> None:
         self.lab = lab
         self.clock = clock
-        self.lock = threading.RLock()
+        # The lab's lock: a snapshot of the lab never sees a job half-changed.
+        self.lock = getattr(lab, "lock", None) or threading.RLock()
         self.jobs: dict[str, Job] = {}
         # thing → job id → that thing's executions of the job, oldest first (the last is current)
         self.executions: dict[str, dict[str, list[Execution]]] = {}
@@ -499,8 +500,10 @@ class JobsService:
     # -- the store ----------------------------------------------------------------------------------
     @contextmanager
     def _transaction(self) -> Iterator[_Changes]:
-        """Hold the lock; time executions out first; afterwards complete jobs and publish, in order."""
-        with self.lock:
+        """Pass the lab's gate and hold the lock; time executions out first; afterwards complete jobs
+        and publish, in order."""
+        gate = getattr(self.lab, "gate", None)
+        with gate.shared() if gate is not None else nullcontext(), self.lock:
             changes = _Changes()
             self._expire(changes)
             try:
@@ -573,8 +576,24 @@ class JobsService:
                 first = core.next_pending(executions)
                 notifications.append((core.job_topic(thing, "notify-next"),
                                       core.notify_next_payload(first, self._mqtt_document(first), now)))
+        if changes.jobs or changes.before:
+            changed = getattr(self.lab, "changed", None)
+            if changed is not None:
+                changed()  # durable state: the saver writes it
         self._publish(changes.replies + notifications + changes.events)
         self._arm_timer()
+
+    # -- durable state ------------------------------------------------------------------------------
+    def dump(self) -> dict[str, Any]:
+        return {"jobs": self.jobs, "executions": self.executions, "job_things": self.job_things,
+                "deadlines": self._deadlines}
+
+    def load(self, saved: dict[str, Any]) -> None:
+        """Jobs saved by an earlier run of the lab; executions whose deadline passed meanwhile time out."""
+        with self.lock:
+            self.jobs, self.executions = saved["jobs"], saved["executions"]
+            self.job_things, self._deadlines = saved["job_things"], saved["deadlines"]
+            self._arm_timer()
 
     def _publish(self, messages: list[Reply]) -> None:
         for topic, payload in messages:
@@ -729,6 +748,7 @@ def install(lab: Any) -> JobsService:
 
     service = JobsService(lab)
     lab.jobs = service
+    lab.durable("jobs", service.dump, service.load)
     lab.on_jobs_request = service.on_jobs_request
     config = lab.config
 

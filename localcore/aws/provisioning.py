@@ -40,7 +40,7 @@ def register(lab: Any, template_body: str | dict, parameters: dict[str, str]) ->
 
 
 def apply_plan(lab: Any, plan: ProvisioningPlan) -> Registered:
-    with lab.lock:
+    with lab.changing():
         prepared = _prepare(lab, plan)
         return _create(lab, plan, prepared)
 

@@ -626,6 +626,18 @@ class ConnectivityLog:
             version=event.get("versionNumber"),
         )
 
+    def export(self) -> dict[str, Connectivity]:
+        return dict(self._status)
+
+    def load(self, saved: dict[str, Connectivity], now_ms: int, reason: str) -> None:
+        """Saved statuses back after the lab restarted: whoever was connected is disconnected now."""
+        self._status = {
+            client_id: status if not status.connected else Connectivity(
+                connected=False, timestamp=now_ms, disconnect_reason=reason, version=status.version
+            )
+            for client_id, status in saved.items()
+        }
+
     def seed(self, client_ids: Iterable[str]) -> None:
         """Clients connected before the log started listening: connected, time unknown."""
         for client_id in client_ids:

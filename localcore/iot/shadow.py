@@ -218,6 +218,21 @@ class ShadowStore:
             self._shadows[(thing, name)] = _Shadow(version=shadow.version, deleted_at=now)
         return _with_token({"version": shadow.version, "timestamp": now}, token)
 
+    def export(self) -> dict[tuple[str, str | None], Any]:
+        """Every shadow record, for the lab's snapshot (records are replaced, never changed in place)."""
+        with self._lock:
+            return dict(self._shadows)
+
+    def load(self, shadows: dict[tuple[str, str | None], Any]) -> None:
+        """Put saved records back (the lab's start)."""
+        with self._lock:
+            self._shadows = dict(shadows)
+
+    def live_keys(self) -> list[tuple[str, str | None]]:
+        """(thing, shadow name) of every shadow that exists now (None: the classic shadow)."""
+        with self._lock:
+            return [key for key, shadow in self._shadows.items() if shadow.deleted_at is None]
+
     def list_named(self, thing: str) -> list[str]:
         """Names of the thing's named shadows, sorted (ListNamedShadowsForThing)."""
         with self._lock:

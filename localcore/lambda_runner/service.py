@@ -1,7 +1,7 @@
 """The lab's Lambda service: functions stored by moto, run by `LambdaRunner`, logged into moto's
 CloudWatch Logs, invoked by the Invoke API and by the rules engine.
 
-One `LocalLambda` per lab, created on first use and kept in ``lab.state``. Functions reach the lab
+One `LocalLambda` per lab, created on first use and kept in ``lab.services``. Functions reach the lab
 with no code change: their environment points boto3 at the lab's HTTP endpoint with dummy
 credentials. Event invocations (``InvocationType=Event``, rule actions) run on a small thread pool.
 [not emulated] AWS retries a failed asynchronous invocation twice; the lab runs it once.
@@ -147,7 +147,7 @@ def store_logs(lab: Any, result: InvocationResult) -> None:
     logs = lab.backend("logs")
     events = sorted(({"timestamp": e.timestamp_ms, "message": e.message} for e in result.log_events),
                     key=lambda event: event["timestamp"])
-    with lab.lock:
+    with lab.changing():
         if result.log_group not in logs.groups:
             logs.create_log_group(result.log_group, tags={})
         logs.ensure_log_stream(result.log_group, result.log_stream)
@@ -175,16 +175,16 @@ def base_environment(lab: Any) -> dict[str, str]:
 def local_lambda(lab: Any) -> LocalLambda:
     """The lab's Lambda service, created on first use."""
     with lab.lock:
-        service = lab.state.get(STATE_KEY)
+        service = lab.services.get(STATE_KEY)
         if service is None:
             runner = LambdaRunner(lab.config.home / "lambda", base_environment(lab))
-            service = lab.state[STATE_KEY] = LocalLambda(lab, runner)
+            service = lab.services[STATE_KEY] = LocalLambda(lab, runner)
         return service
 
 
 def close(lab: Any) -> None:
     """Kill running invocations and drop queued ones (the lab is stopping)."""
-    service = lab.state.pop(STATE_KEY, None)
+    service = lab.services.pop(STATE_KEY, None)
     if service is not None:
         service.close()
 

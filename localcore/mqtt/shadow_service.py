@@ -38,6 +38,7 @@ def shadow_store(lab: Any) -> ShadowStore:
             store = getattr(lab, "shadows", None)
             if store is None:
                 store = lab.shadows = ShadowStore()
+                lab.durable("shadows", store.export, store.load)
     return store
 
 
@@ -72,7 +73,13 @@ def replies_to(store: ShadowStore, request: ShadowTopic, payload: bytes, now: in
 
 def answer_request(lab: Any, request: ShadowTopic, payload: bytes) -> None:
     """Answer a shadow request published by a client (MQTT, or iot-data Publish) on its topics."""
-    for topic, body in replies_to(shadow_store(lab), request, payload, now_seconds()):
+    store = shadow_store(lab)
+    if request.op == "get":
+        replies = replies_to(store, request, payload, now_seconds())
+    else:
+        with lab.changing():
+            replies = replies_to(store, request, payload, now_seconds())
+    for topic, body in replies:
         lab.publish(topic, body, REPLY_QOS)
 
 

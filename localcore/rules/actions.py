@@ -67,6 +67,10 @@ class ActionType:
     failed_action: str  # the error-action payload's ``failedAction``
     run: ActionFn
     resource: Callable[[Mapping[str, Any]], str]  # the error-action payload's ``failedResource``
+    # Writes into the lab's stores, so it runs inside ``lab.changing()`` (the saver sees a whole write).
+    # Actions that hand over to another part of the lab (which marks its own changes) leave it False:
+    # republish waits for the broker, which must not wait for the lab's lock meanwhile.
+    writes: bool = False
 
 
 def invoke_lambda(call: ActionCall, params: Mapping[str, Any]) -> None:
@@ -121,9 +125,8 @@ def put_log_events(call: ActionCall, params: Mapping[str, Any]) -> None:
     else:
         events = [{"timestamp": call.context.timestamp_ms, "message": call.text()}]
     stream = RULE_LOG_STREAM.format(rule=call.rule_name)
-    with call.lab.lock:
-        logs.ensure_log_stream(group, stream)
-        logs.put_log_events(group, stream, events)
+    logs.ensure_log_stream(group, stream)
+    logs.put_log_events(group, stream, events)
 
 
 def batch_events(document: Any) -> list[dict[str, Any]]:
@@ -163,10 +166,10 @@ def _param(name: str) -> Callable[[Mapping[str, Any]], str]:
 ACTIONS: dict[str, ActionType] = {
     "lambda": ActionType("LambdaAction", invoke_lambda, _param("functionArn")),
     "republish": ActionType("RepublishAction", republish, _param("topic")),
-    "s3": ActionType("S3Action", put_s3_object, _param("bucketName")),
+    "s3": ActionType("S3Action", put_s3_object, _param("bucketName"), writes=True),
     "dynamoDBv2": ActionType("DynamoDBv2Action", put_dynamodb_item,
-                             lambda params: str((params.get("putItem") or {}).get("tableName", ""))),
-    "sqs": ActionType("SqsAction", send_sqs_message, _param("queueUrl")),
-    "sns": ActionType("SnsAction", publish_sns, _param("targetArn")),
-    "cloudwatchLogs": ActionType("CloudwatchLogsAction", put_log_events, _param("logGroupName")),
+                             lambda params: str((params.get("putItem") or {}).get("tableName", "")), writes=True),
+    "sqs": ActionType("SqsAction", send_sqs_message, _param("queueUrl"), writes=True),
+    "sns": ActionType("SnsAction", publish_sns, _param("targetArn"), writes=True),
+    "cloudwatchLogs": ActionType("CloudwatchLogsAction", put_log_events, _param("logGroupName"), writes=True),
 }

@@ -201,7 +201,11 @@ class RulesEngine:
             return Failure(f"{kind[:1].upper()}{kind[1:]}Action", "",
                            f"The lab does not run {kind} actions (it runs {', '.join(sorted(self.actions))})")
         try:
-            action.run(call, params)
+            if action.writes:
+                with self.lab.changing():
+                    action.run(call, params)
+            else:
+                action.run(call, params)
         except Exception as exc:  # noqa: BLE001 - any error of the action's service is a failure
             return Failure(action.failed_action, action.resource(params), describe(exc))
         return None
@@ -231,7 +235,7 @@ class RulesEngine:
 def install(lab: Any) -> RulesEngine:
     """Make a rules engine the lab's ``on_message`` and ``on_basic_ingest`` hooks."""
     engine = RulesEngine(lab)
-    lab.state[STATE_KEY] = engine
+    lab.services[STATE_KEY] = engine
     lab.on_message = engine.on_message
     lab.on_basic_ingest = engine.on_basic_ingest
     return engine
@@ -239,6 +243,6 @@ def install(lab: Any) -> RulesEngine:
 
 def stop(lab: Any) -> None:
     """Stop running rules (queued messages are dropped)."""
-    engine = lab.state.pop(STATE_KEY, None)
+    engine = lab.services.pop(STATE_KEY, None)
     if engine is not None:
         engine.close()

@@ -129,7 +129,7 @@ def test_the_broker_hook_only_queues_work(lab):
 
 
 def test_build_lab_installs_the_engine_as_the_broker_hooks(lab):
-    engine = lab.state[rules_engine.STATE_KEY]
+    engine = lab.services[rules_engine.STATE_KEY]
     assert lab.on_message == engine.on_message and lab.on_basic_ingest == engine.on_basic_ingest
 
 

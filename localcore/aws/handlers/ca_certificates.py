@@ -86,7 +86,11 @@ def ca_settings(lab: Any, ca_id: str) -> CaSettings:
 def registration_code(lab: Any) -> str:
     """The account's registration code: 64 hex digits, the same until DeleteRegistrationCode."""
     with lab.lock:
-        return lab.state.setdefault(REGISTRATION_CODE, secrets.token_hex(32))
+        code = lab.state.get(REGISTRATION_CODE)
+        if code is None:
+            with lab.changing():  # a read that creates: saved like any other change
+                code = lab.state[REGISTRATION_CODE] = secrets.token_hex(32)
+        return code
 
 
 def trust_in_broker(lab: Any, pem: str) -> None:

@@ -91,7 +91,8 @@ def _deliver(lab: Any, topic: str, payload: bytes, qos: int, retain: bool) -> No
     future = lab.publish(topic, payload, qos, retain=retain)
     if isinstance(future, Future):
         try:
-            future.result(timeout=QUEUE_WAIT_S)
+            with lab.gate.outside():  # the broker may be waiting for the gate meanwhile
+                future.result(timeout=QUEUE_WAIT_S)
         except FutureTimeout:
             pass
 

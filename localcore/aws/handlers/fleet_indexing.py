@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +42,7 @@ DEFAULT_MAX_RESULTS = 100
 
 @dataclass
 class FleetIndexing:
-    """The lab's fleet-indexing state (``lab.state[STATE_KEY]``)."""
+    """The lab's fleet indexing (``lab.services[STATE_KEY]``); its configuration and connectivity are durable."""
 
     config: fi.IndexingConfiguration
     shadows: fi.ShadowIndex
@@ -54,7 +56,7 @@ class FleetIndexing:
 def fleet(lab: Any) -> FleetIndexing:
     """The lab's fleet-indexing state, created (and subscribed to the lab's publishes) on first use."""
     with lab.lock:
-        state = lab.state.get(STATE_KEY)
+        state = lab.services.get(STATE_KEY)
         if state is None:
             store = shadow_store(lab)
 
@@ -68,8 +70,25 @@ def fleet(lab: Any) -> FleetIndexing:
             state.connectivity.seed(lab.connected_clients())
             lab.on_publish(state.shadows.observe)
             lab.on_publish(state.connectivity.observe)
-            lab.state[STATE_KEY] = state
+            lab.services[STATE_KEY] = state
+            lab.durable(STATE_KEY, functools.partial(_dump, state), functools.partial(_load, state, store))
         return state
+
+
+# [unconfirmed] The disconnectReason the index shows for clients that were connected when the lab
+# stopped: AWS documents SERVER_INITIATED_DISCONNECT for disconnections the service initiates.
+RESTART_DISCONNECT_REASON = "SERVER_INITIATED_DISCONNECT"
+
+
+def _dump(state: FleetIndexing) -> dict[str, Any]:
+    return {"config": state.config, "connectivity": state.connectivity.export()}
+
+
+def _load(state: FleetIndexing, store: Any, saved: dict[str, Any]) -> None:
+    state.config = saved["config"]
+    state.connectivity.load(saved["connectivity"], int(time.time() * 1000), RESTART_DISCONNECT_REASON)
+    for thing, name in store.live_keys():  # the shadow index is built from the (restored) shadows
+        state.shadows.refresh(thing, name)
 
 
 # -- configuration --------------------------------------------------------------------------------------

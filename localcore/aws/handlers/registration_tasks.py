@@ -43,6 +43,7 @@ class RegistrationTask:
     results: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    next_line: int = 0  # the first input line not provisioned yet
 
     @property
     def percentage(self) -> int:
@@ -122,43 +123,78 @@ def start_thing_registration_task(lab, params: dict) -> dict:
             key=params["inputFileKey"],
             role_arn=params["roleArn"],
         )
-        lines = data.decode("utf-8", errors="replace").splitlines()
+        lines = _lines(data)
         task.total = len(lines)
         _tasks(lab)[task.task_id] = task
-    worker = threading.Thread(target=_run, args=(lab, task, template, lines), name=f"bulk-{task.task_id[:8]}", daemon=True)
-    worker.start()
+    _start_worker(lab, task, template, lines)
     return {"taskId": task.task_id}
 
 
+def _start_worker(lab, task: RegistrationTask, template: dict, lines: list[str]) -> None:
+    worker = threading.Thread(target=_run, args=(lab, task, template, lines), name=f"bulk-{task.task_id[:8]}", daemon=True)
+    worker.start()
+
+
 def _run(lab, task: RegistrationTask, template: dict, lines: list[str]) -> None:
-    for offset, line in enumerate(lines):
+    """Provision each line from ``task.next_line`` on. A line and the task's record of it change
+    together (inside ``lab.changing()``), so a lab that stops mid-task resumes at the right line."""
+    for offset in range(task.next_line, len(lines)):
         if task.stop_requested.is_set():
+            with lab.changing():
+                task.status, task.message = "Cancelled", "Stopped by StopThingRegistrationTask."
+                task.modified = time.time()
+            return
+        with lab.changing():
+            _run_line(lab, task, template, offset, lines[offset])
+            task.next_line = offset + 1
+            task.modified = time.time()
+    with lab.changing():
+        task.status = "Completed"
+        task.modified = time.time()
+
+
+def _run_line(lab, task: RegistrationTask, template: dict, offset: int, line: str) -> None:
+    if not line.strip():
+        task.total -= 1
+        return
+    try:
+        parameters = json.loads(line)
+        if not isinstance(parameters, dict):
+            raise InvalidRequestException("Each input line must be a JSON object of parameter values.")
+        registered = apply_plan(lab, resolve(template, {k: str(v) for k, v in parameters.items()}))
+    except json.JSONDecodeError as error:
+        _fail(task, offset, "InvalidRequestException", f"Line {offset + 1} is not valid JSON: {error.msg}")
+    except AwsError as error:
+        _fail(task, offset, error.code, error.message)
+    except Exception as error:  # noqa: BLE001 - one bad line must not stop the task
+        _fail(task, offset, "InternalFailureException", str(error))
+    else:
+        response = {"ResourceArns": registered.resource_arns}
+        if registered.certificate_pem:
+            response = {"CertificatePem": registered.certificate_pem, **response}
+        task.results.append(json.dumps({"offset": offset, "response": response}))
+        task.success_count += 1
+
+
+def resume_interrupted(lab) -> None:
+    """Go on with the tasks a stopped lab left running (called at start, after its state is back):
+    each resumes at the first line it had not provisioned; a task being stopped ends Cancelled."""
+    for task in list(_tasks(lab).values()):
+        if task.status == "Cancelling":
             task.status, task.message = "Cancelled", "Stopped by StopThingRegistrationTask."
-            break
-        if not line.strip():
-            task.total -= 1
+        if task.status != "InProgress":
             continue
         try:
-            parameters = json.loads(line)
-            if not isinstance(parameters, dict):
-                raise InvalidRequestException("Each input line must be a JSON object of parameter values.")
-            registered = apply_plan(lab, resolve(template, {k: str(v) for k, v in parameters.items()}))
-        except json.JSONDecodeError as error:
-            _fail(task, offset, "InvalidRequestException", f"Line {offset + 1} is not valid JSON: {error.msg}")
+            template = parse_template(task.template_body)
+            data = _read_input(lab, task.bucket, task.key)
         except AwsError as error:
-            _fail(task, offset, error.code, error.message)
-        except Exception as error:  # noqa: BLE001 - one bad line must not stop the task
-            _fail(task, offset, "InternalFailureException", str(error))
-        else:
-            response = {"ResourceArns": registered.resource_arns}
-            if registered.certificate_pem:
-                response = {"CertificatePem": registered.certificate_pem, **response}
-            task.results.append(json.dumps({"offset": offset, "response": response}))
-            task.success_count += 1
-        task.modified = time.time()
-    else:
-        task.status = "Completed"
-    task.modified = time.time()
+            task.status, task.message = "Failed", f"The lab restarted and could not resume the task: {error.message}"
+            continue
+        _start_worker(lab, task, template, _lines(data))
+
+
+def _lines(data: bytes) -> list[str]:
+    return data.decode("utf-8", errors="replace").splitlines()
 
 
 def _fail(task: RegistrationTask, offset: int, code: str, message: str) -> None:

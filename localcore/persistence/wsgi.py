@@ -1,0 +1,81 @@
+"""Every HTTP request passes the lab's gate; a request that may change state tells the saver.
+
+The lab answers AWS APIs on werkzeug threads. This WSGI wrapper makes each request pass `StateGate`
+(so a snapshot never sees a request half done) and, when the request is not a read, bumps the lab's
+revision once it is answered. Telling reads from writes needs no service model: reads are GET/HEAD
+requests or operations named Describe*/Get*/List*/..., as AWS names them. A write taken for a read
+would only be saved with the next change; a read taken for a write costs one needless save.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+READ_PREFIXES = ("Describe", "Get", "List", "Search", "Query", "Scan", "BatchGet", "Filter", "Head",
+                 "Lookup", "Test", "Validate", "Estimate", "Preview")
+
+
+def is_read(operation: str) -> bool:
+    return operation.startswith(READ_PREFIXES)
+
+
+def changes_state(method: str, target: str | None, content_type: str, body: bytes, query: str) -> bool:
+    """False for requests that only read (by HTTP method, X-Amz-Target, or query ``Action``)."""
+    if method.upper() in READ_METHODS:
+        return False
+    if target:
+        return not is_read(target.rpartition(".")[2])
+    actions = parse_qs(query).get("Action")
+    if not actions and content_type.startswith("application/x-www-form-urlencoded"):
+        actions = parse_qs(body.decode("utf-8", errors="replace")).get("Action")
+    if actions:
+        return not is_read(actions[0])
+    return True
+
+
+def gated(app: Callable, lab: Any) -> Callable:
+    """``app`` behind the lab's gate."""
+
+    def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        body = _read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)  # the body is whole now: read it by its length
+        environ.pop("wsgi.input_terminated", None)
+        writes = changes_state(
+            environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_X_AMZ_TARGET"),
+            environ.get("CONTENT_TYPE", ""), body, environ.get("QUERY_STRING", ""),
+        )
+        with lab.gate.shared():
+            try:
+                chunks = app(environ, start_response)
+                try:
+                    answer = b"".join(chunks)  # the whole answer is made inside the gate
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
+            finally:
+                if writes:
+                    lab.changed()
+        return [answer]
+
+    return application
+
+
+def _read_body(environ: dict) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        try:
+            return stream.read(int(length))
+        except ValueError:
+            return b""
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get("wsgi.input_terminated"):
+        return stream.read()
+    return b""
