@@ -33,9 +33,9 @@ class Lab:
 
     Durable state (what survives a restart, see `localcore.persistence`) is moto's backends, the
     plain data in ``state`` and the parts registered with `durable`. It changes only inside an HTTP
-    request (which passes ``gate``) or inside ``with lab.changing():`` (which passes ``gate``, holds
-    ``lock`` and tells the saver). Running machinery (pools, threads, caches) lives in ``services``,
-    never in ``state``.
+    request that changes (which passes ``gate`` alone) or inside ``with lab.changing():`` (the same,
+    holding ``lock`` too and telling the saver). Running machinery (pools, threads, caches) lives in
+    ``services``, never in ``state``.
     """
 
     def __init__(self, config: LabConfig, pki: "LabPKI") -> None:
@@ -78,9 +78,9 @@ class Lab:
 
     @contextlib.contextmanager
     def changing(self) -> Iterator[None]:
-        """Change durable state outside an HTTP request: pass the gate (so a snapshot never sees the
-        change half done) and hold the lab's lock, then tell the saver."""
-        with self.gate.shared(), self.lock:
+        """Change durable state outside an HTTP request: pass the gate as a change (so no request
+        reads it half done and no snapshot saves it half done), hold the lab's lock, tell the saver."""
+        with self.gate.writing(), self.lock:
             try:
                 yield
             finally:

@@ -503,7 +503,7 @@ class JobsService:
         """Pass the lab's gate and hold the lock; time executions out first; afterwards complete jobs
         and publish, in order."""
         gate = getattr(self.lab, "gate", None)
-        with gate.shared() if gate is not None else nullcontext(), self.lock:
+        with gate.writing() if gate is not None else nullcontext(), self.lock:
             changes = _Changes()
             self._expire(changes)
             try:

@@ -1,11 +1,19 @@
-"""A gate between requests that change the lab's state and the snapshot that saves it.
+"""The gate every use of the lab's state passes: reads side by side, changes one at a time.
 
-Requests pass the gate side by side (``shared``); a snapshot closes it (``exclusive``) for the few
-milliseconds it needs a quiet state: it waits for requests already inside to leave, and requests that
-arrive meanwhile wait outside. The snapshot never waits long: if requests do not leave within its
-timeout it gives up and tries again later, so a slow request (a Lambda invocation that calls back into
-the lab) can delay a save but never deadlock the lab. A request that waits on something slow can
-step out of the gate for the wait (``outside``).
+moto's backends are plain dicts and lists that its operations iterate (DescribeThing scans every
+thing): a change on one werkzeug thread while another thread iterates fails the read with "dict
+changed size during iteration". So the lab's HTTP front lets reads pass together (``reading``) and
+changes alone (``writing``), and so does every change made outside a request (`Lab.changing`).
+
+A snapshot closes the gate like a change does (``close``/``open``), for the few milliseconds it needs
+a quiet state. It never waits long: if what is inside does not leave within its timeout it gives up
+and tries again later, so a slow request can delay a save but never deadlock the lab. Whoever waits
+to change goes first: reads that arrive meanwhile wait, so changes and snapshots are never starved.
+
+A thread already inside passes again at once, whatever it asks for (a read that creates something
+on first use changes it under the read; its own lock keeps such tiny changes whole). A request that
+waits on something slow (a Lambda function that calls back into the lab, the broker's queue) steps
+out for the wait (``outside``) and comes back in the same way.
 """
 
 from __future__ import annotations
@@ -15,85 +23,97 @@ import threading
 import time
 from typing import Iterator
 
+READ, WRITE = "read", "write"
+
 
 class StateGate:
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._inside = 0  # requests inside
-        self._closed = False  # a snapshot holds the gate
-        self._closing = 0  # snapshots waiting for the requests inside to leave
-        self._local = threading.local()  # how deep this thread is inside (nested requests pass)
+        self._readers = 0
+        self._writer = False  # a change or a snapshot is inside
+        self._waiting_writers = 0
+        self._local = threading.local()  # this thread's (mode, depth)
 
-    # -- requests ---------------------------------------------------------------------------------
+    # -- requests and changes ----------------------------------------------------------------------
     @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
-        depth = getattr(self._local, "depth", 0)
-        if depth:  # already inside (a nested call on this thread): never wait for a snapshot
-            self._local.depth = depth + 1
-            try:
-                yield
-            finally:
-                self._local.depth = depth
+    def reading(self) -> Iterator[None]:
+        with self._pass(READ):
+            yield
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._pass(WRITE):
+            yield
+
+    @contextlib.contextmanager
+    def _pass(self, mode: str) -> Iterator[None]:
+        held = getattr(self._local, "held", None)
+        if held is not None:  # already inside: pass again
+            yield
             return
-        with self._cond:
-            while self._closed or self._closing:
-                self._cond.wait()
-            self._inside += 1
-        self._local.depth = 1
+        self._enter(mode, timeout=None)
+        self._local.held = mode
         try:
             yield
         finally:
-            self._local.depth = 0
-            with self._cond:
-                self._inside -= 1
-                if not self._inside:
-                    self._cond.notify_all()
+            self._local.held = None
+            self._leave(mode)
 
     @contextlib.contextmanager
     def outside(self) -> Iterator[None]:
-        """Leave the gate for a slow wait inside a request (e.g. for a Lambda function), then come back."""
-        depth = getattr(self._local, "depth", 0)
-        if not depth:
+        """Step out of the gate for a slow wait, then come back in as before."""
+        held = getattr(self._local, "held", None)
+        if held is None:
             yield
             return
-        with self._cond:
-            self._inside -= 1
-            if not self._inside:
-                self._cond.notify_all()
-        self._local.depth = 0
+        self._local.held = None
+        self._leave(held)
         try:
             yield
         finally:
-            with self._cond:
-                while self._closed or self._closing:
-                    self._cond.wait()
-                self._inside += 1
-            self._local.depth = depth
+            self._enter(held, timeout=None)
+            self._local.held = held
 
     # -- the snapshot -------------------------------------------------------------------------------
     def close(self, timeout: float) -> bool:
-        """Close the gate once the requests inside have left; False (gate open) after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._closing += 1
-            try:
-                while self._inside or self._closed:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self._cond.wait(left)
-                self._closed = True
-                return True
-            finally:
-                self._closing -= 1
-                if not self._closed:
-                    self._cond.notify_all()
+        """Close the gate once everyone inside has left; False (gate untouched) after ``timeout`` s."""
+        return self._enter(WRITE, timeout=timeout)
 
     def open(self) -> None:
-        with self._cond:
-            self._closed = False
-            self._cond.notify_all()
+        self._leave(WRITE)
 
     @property
     def inside(self) -> int:
-        return self._inside
+        return self._readers + int(self._writer)
+
+    # -- the mechanics ------------------------------------------------------------------------------
+    def _enter(self, mode: str, timeout: float | None) -> bool:
+        with self._cond:
+            if mode == READ:
+                while self._writer or self._waiting_writers:
+                    self._cond.wait()
+                self._readers += 1
+                return True
+            deadline = None if timeout is None else time.monotonic() + timeout
+            self._waiting_writers += 1
+            entered = False
+            try:
+                while self._writer or self._readers:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._cond.wait(left)
+                self._writer = entered = True
+                return True
+            finally:
+                self._waiting_writers -= 1
+                if not entered:
+                    self._cond.notify_all()  # readers held back by this writer may go on
+
+    def _leave(self, mode: str) -> None:
+        with self._cond:
+            if mode == READ:
+                self._readers -= 1
+            else:
+                self._writer = False
+            self._cond.notify_all()

@@ -16,11 +16,13 @@ well inside a second for a class-sized lab (``bench/persistence.py`` measures it
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import select
 import signal
 import stat
+import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -34,7 +36,8 @@ log = logging.getLogger("localcore.persistence")
 MIN_GAP_S = 0.25  # at most four saves a second
 QUIET_TIMEOUT_S = 0.2  # how long a save waits for requests to leave the gate before trying later
 RETRY_S = 0.05  # after a failed attempt to make the lab quiet
-CHILD_TIMEOUT_S = 120.0  # a fork child that takes longer is killed (the next save tries again)
+CHILD_TIMEOUT_S = 120.0
+PAUSES_KEPT = 100  # the median pause is over this many saves  # a fork child that takes longer is killed (the next save tries again)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class SaveStatus:
     bytes: int = 0
     write_seconds: float = 0.0  # the last save, from quiet to file renamed
     pause_ms: float = 0.0  # how long the last save kept requests waiting
+    median_pause_ms: float = 0.0  # over the last saves
     max_pause_ms: float = 0.0
     saves: int = 0
     error: str | None = None  # the last failure, cleared by the next success
@@ -57,7 +61,11 @@ class SaveStatus:
 
 
 def default_mode() -> str:
+    """``LOCALCORE_SAVE_MODE``: ``fork`` (default where the OS can), ``inline``, or ``off`` (benchmarks
+    only: nothing is saved, to measure what saving costs)."""
     wanted = os.environ.get("LOCALCORE_SAVE_MODE", "").strip().lower()
+    if wanted == "off":
+        return "off"
     if wanted in ("fork", "inline"):
         return wanted if wanted == "inline" or hasattr(os, "fork") else "inline"
     return "fork" if hasattr(os, "fork") else "inline"
@@ -73,9 +81,13 @@ class Saver:
         self._thread: threading.Thread | None = None
         self._save_lock = threading.Lock()  # one save at a time (the thread, or the final save)
         self._last_attempt = 0.0
+        self._pauses: collections.deque[float] = collections.deque(maxlen=PAUSES_KEPT)
 
     # -- the thread ---------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.status.mode == "off":
+            log.warning("saving is OFF (LOCALCORE_SAVE_MODE=off): for benchmarks only; nothing survives a stop")
+            return
         self._thread = threading.Thread(target=self._run, name="saver", daemon=True)
         self._thread.start()
 
@@ -101,7 +113,7 @@ class Saver:
         self.lab.state_changed.set()
         if self._thread is not None:
             self._thread.join(timeout=CHILD_TIMEOUT_S)
-        if final_save and self.lab.revision != self.status.saved_revision:
+        if final_save and self.status.mode != "off" and self.lab.revision != self.status.saved_revision:
             for _attempt in range(50):
                 if self.save(mode="inline", quiet_timeout=1.0):
                     break
@@ -145,6 +157,8 @@ class Saver:
             status.saved_at, status.saved_revision, status.bytes = taken_at, revision, size
             status.write_seconds = time.perf_counter() - started
             status.pause_ms = pause_ms
+            self._pauses.append(pause_ms)
+            status.median_pause_ms = statistics.median(self._pauses)
             status.max_pause_ms = max(status.max_pause_ms, pause_ms)
             status.saves += 1
             if status.error:

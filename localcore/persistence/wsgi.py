@@ -1,10 +1,12 @@
-"""Every HTTP request passes the lab's gate; a request that may change state tells the saver.
+"""Every HTTP request passes the lab's gate: reads together, changes one at a time, and a change
+tells the saver.
 
 The lab answers AWS APIs on werkzeug threads. This WSGI wrapper makes each request pass `StateGate`
-(so a snapshot never sees a request half done) and, when the request is not a read, bumps the lab's
-revision once it is answered. Telling reads from writes needs no service model: reads are GET/HEAD
-requests or operations named Describe*/Get*/List*/..., as AWS names them. A write taken for a read
-would only be saved with the next change; a read taken for a write costs one needless save.
+(so no read iterates moto's dicts while a change alters them, and a snapshot never sees a request
+half done) and, when the request is not a read, bumps the lab's revision once it is answered.
+Telling reads from writes needs no service model: reads are GET/HEAD requests or operations named
+Describe*/Get*/List*/..., as AWS names them. A change taken for a read would pass with the reads
+and be saved with the next change; a read taken for a change only waits its turn.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def gated(app: Callable, lab: Any) -> Callable:
             environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_X_AMZ_TARGET"),
             environ.get("CONTENT_TYPE", ""), body, environ.get("QUERY_STRING", ""),
         )
-        with lab.gate.shared():
+        with lab.gate.writing() if writes else lab.gate.reading():
             try:
                 chunks = app(environ, start_response)
                 try:

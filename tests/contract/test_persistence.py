@@ -226,3 +226,41 @@ def test_reset_empties_the_lab_and_keeps_its_ca(lab, tmp_path):
     # the old device's certificate is unknown now: the connection is refused, "Not authorized"
     # (CONNACK 5, which paho's version-2 API reports as reason code 135)
     assert round_trip(lab, made["name"], made["cert"], made["key"], "iot/ws") == NOT_AUTHORIZED
+
+
+def test_a_bulk_registration_task_killed_midway_resumes_and_provisions_each_line_once(lab):
+    iot, s3, iam = lab.client("iot"), lab.client("s3"), lab.client("iam")
+    count = 3000
+    s3.create_bucket(Bucket="resume-bulk")
+    s3.put_object(Bucket="resume-bulk", Key="things.json",
+                  Body="".join(json.dumps({"ThingName": f"resumed{i}"}) + "\n" for i in range(count)).encode())
+    role = iam.create_role(RoleName="resume-bulk", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"},
+                                               "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    template = {"Parameters": {"ThingName": {"Type": "String"}},
+                "Resources": {"thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "ThingName"}}}}}
+    task_id = iot.start_thing_registration_task(templateBody=json.dumps(template), inputFileBucket="resume-bulk",
+                                                inputFileKey="things.json", roleArn=role)["taskId"]
+    deadline = time.monotonic() + 60
+    while (before := iot.describe_thing_registration_task(taskId=task_id))["successCount"] < count // 10:
+        assert time.monotonic() < deadline, "the task did not get going"
+        time.sleep(0.05)
+    lab.kill9()
+    assert before["status"] == "InProgress" and before["successCount"] < count, "killed midway"
+    lab.start()
+    deadline = time.monotonic() + 120
+    while (described := iot.describe_thing_registration_task(taskId=task_id))["status"] == "InProgress":
+        assert time.monotonic() < deadline, described
+        time.sleep(0.1)
+    assert (described["status"], described["successCount"], described["failureCount"]) == ("Completed", count, 0)
+    link = iot.list_thing_registration_task_reports(taskId=task_id, reportType="RESULTS")["resourceLinks"][0]
+    import urllib.request
+
+    with urllib.request.urlopen(link, timeout=30) as response:  # noqa: S310 - the lab on loopback
+        offsets = [json.loads(line)["offset"] for line in response.read().decode().splitlines()]
+    assert sorted(offsets) == list(range(count)), "each line is provisioned exactly once"
+    assert len(list_all_things(iot)) == count
+
+
+def list_all_things(iot) -> list[str]:
+    return [t["thingName"] for page in iot.get_paginator("list_things").paginate() for t in page["things"]]

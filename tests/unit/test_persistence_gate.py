@@ -9,113 +9,113 @@ from localcore.persistence.gate import StateGate
 from localcore.persistence.wsgi import changes_state
 
 
-def test_requests_pass_side_by_side():
+def inside_thread(gate: StateGate, mode: str):
+    """A thread that enters the gate (``read`` or ``write``) and stays until told; returns (entered, leave)."""
+    entered, leave = threading.Event(), threading.Event()
+
+    def run():
+        with gate.reading() if mode == "read" else gate.writing():
+            entered.set()
+            leave.wait(10)
+
+    threading.Thread(target=run, daemon=True).start()
+    return entered, leave
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
+def test_reads_pass_side_by_side():
     gate = StateGate()
-    with gate.shared():
-        with gate.shared():  # nested on one thread: passes
+    first, leave_first = inside_thread(gate, "read")
+    second, leave_second = inside_thread(gate, "read")
+    assert first.wait(5) and second.wait(5), "a read must not wait for another read"
+    leave_first.set(), leave_second.set()
+
+
+def test_a_change_waits_for_the_reads_inside_and_reads_wait_for_a_change():
+    gate = StateGate()
+    reading, leave_read = inside_thread(gate, "read")
+    assert reading.wait(5)
+    writing, leave_write = inside_thread(gate, "write")
+    assert not writing.wait(0.2), "a change must wait for the read inside"
+    late_read, leave_late = inside_thread(gate, "read")
+    assert not late_read.wait(0.2), "a read arriving while a change waits goes after it"
+    leave_read.set()
+    assert writing.wait(5)
+    assert not late_read.wait(0.2), "no read while the change is inside"
+    leave_write.set()
+    assert late_read.wait(5)
+    leave_late.set()
+
+
+def test_changes_pass_one_at_a_time():
+    gate = StateGate()
+    first, leave_first = inside_thread(gate, "write")
+    assert first.wait(5)
+    second, leave_second = inside_thread(gate, "write")
+    assert not second.wait(0.2)
+    leave_first.set()
+    assert second.wait(5)
+    leave_second.set()
+
+
+def test_a_thread_inside_passes_again_whatever_it_asks():
+    gate = StateGate()
+    with gate.reading():
+        with gate.writing():  # e.g. a read that creates something on first use
+            with gate.reading():
+                assert gate.inside == 1
+    with gate.writing():
+        with gate.reading():
             assert gate.inside == 1
-        entered = threading.Event()
-
-        def other():
-            with gate.shared():
-                entered.set()
-
-        worker = threading.Thread(target=other)
-        worker.start()
-        assert entered.wait(5), "a second request must not wait for the first"
-        worker.join()
+    assert gate.inside == 0
 
 
-def test_close_waits_for_the_request_inside_and_gives_up_after_its_timeout():
+def test_close_waits_for_whoever_is_inside_and_gives_up_after_its_timeout():
     gate = StateGate()
-    with gate.shared():
-        started = time.monotonic()
-        assert gate.close(timeout=0.1) is False
-        assert time.monotonic() - started >= 0.1
+    reading, leave = inside_thread(gate, "read")
+    assert reading.wait(5)
+    started = time.monotonic()
+    assert gate.close(timeout=0.1) is False
+    assert time.monotonic() - started >= 0.1
+    leave.set()
+    assert wait_for(lambda: gate.inside == 0)
     assert gate.close(timeout=1.0) is True
-    gate.open()
-
-
-def test_a_request_arriving_while_the_gate_is_closed_waits_until_it_opens():
-    gate = StateGate()
-    assert gate.close(timeout=1.0)
-    passed = threading.Event()
-
-    def request():
-        with gate.shared():
-            passed.set()
-
-    worker = threading.Thread(target=request)
-    worker.start()
-    assert not passed.wait(0.2), "a request must not pass a closed gate"
+    passed, leave_passed = inside_thread(gate, "read")
+    assert not passed.wait(0.2), "nothing passes a closed gate"
     gate.open()
     assert passed.wait(5)
-    worker.join()
+    leave_passed.set()
 
 
-def test_requests_wait_while_a_snapshot_waits_for_the_gate_so_it_is_never_starved():
+def test_a_failed_close_lets_the_reads_it_held_back_in():
     gate = StateGate()
-    leave = threading.Event()
-    first_inside = threading.Event()
-
-    def long_request():
-        with gate.shared():
-            first_inside.set()
-            leave.wait(5)
-
-    first = threading.Thread(target=long_request)
-    first.start()
-    assert first_inside.wait(5)
-    closed = []
-    closer = threading.Thread(target=lambda: closed.append(gate.close(timeout=5)))
-    closer.start()
-    deadline = time.monotonic() + 5
-    while not gate._closing and time.monotonic() < deadline:  # the snapshot is waiting now
-        time.sleep(0.005)
-    second_passed = threading.Event()
-    second = threading.Thread(target=lambda: (gate.shared().__enter__(), second_passed.set()))
-    second.start()
-    assert not second_passed.wait(0.2), "a new request must queue behind the waiting snapshot"
-    leave.set()
-    closer.join(5)
-    assert closed == [True]
-    assert not second_passed.is_set()
-    gate.open()
-    assert second_passed.wait(5)
-    first.join()
-
-
-def test_a_request_outside_the_gate_for_a_slow_wait_lets_the_snapshot_through():
-    gate = StateGate()
-    with gate.shared():
-        with gate.outside():
-            assert gate.close(timeout=1.0) is True
-            gate.open()
-        assert gate.inside == 1
-
-
-def test_a_failed_close_lets_waiting_requests_in():
-    gate = StateGate()
-    holder_inside, release = threading.Event(), threading.Event()
-
-    def holder():
-        with gate.shared():
-            holder_inside.set()
-            release.wait(5)
-
-    threading.Thread(target=holder).start()
-    assert holder_inside.wait(5)
-    passed = threading.Event()
+    reading, leave = inside_thread(gate, "read")
+    assert reading.wait(5)
     closer = threading.Thread(target=lambda: gate.close(timeout=0.3))
     closer.start()
-    deadline = time.monotonic() + 5
-    while not gate._closing and time.monotonic() < deadline:
-        time.sleep(0.005)
-    waiter = threading.Thread(target=lambda: (gate.shared().__enter__(), passed.set()))
-    waiter.start()
+    assert wait_for(lambda: gate._waiting_writers == 1)
+    held_back, leave_held = inside_thread(gate, "read")
     closer.join(5)  # gave up after 0.3 s
-    assert passed.wait(5), "requests held back by a snapshot that gave up must go on"
-    release.set()
+    assert held_back.wait(5), "reads held back by a snapshot that gave up must go on"
+    leave.set(), leave_held.set()
+
+
+def test_a_request_outside_the_gate_for_a_slow_wait_lets_others_through():
+    gate = StateGate()
+    with gate.writing():
+        with gate.outside():
+            other, leave_other = inside_thread(gate, "write")
+            assert other.wait(5), "while outside, others pass"
+            leave_other.set()
+            assert gate.close(timeout=5.0) is True
+            gate.open()
+        assert gate.inside == 1 and gate._writer
 
 
 # -- which requests change state ---------------------------------------------------------------------
