@@ -7,8 +7,10 @@ changes alone (``writing``), and so does every change made outside a request (`L
 
 A snapshot closes the gate like a change does (``close``/``open``), for the few milliseconds it needs
 a quiet state. It never waits long: if what is inside does not leave within its timeout it gives up
-and tries again later, so a slow request can delay a save but never deadlock the lab. Whoever waits
-to change goes first: reads that arrive meanwhile wait, so changes and snapshots are never starved.
+and tries again later, so a slow request can delay a save but never deadlock the lab. Changes (and
+snapshots) take turns in the order they arrived, and reads that arrive while a change waits go after
+it: a busy writer (a bulk registration task changing the registry line after line) cannot keep a
+snapshot out, nor can a stream of reads keep a change out.
 
 A thread already inside passes again at once, whatever it asks for (a read that creates something
 on first use changes it under the read; its own lock keeps such tiny changes whole). A request that
@@ -18,6 +20,7 @@ out for the wait (``outside``) and comes back in the same way.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 import time
@@ -31,8 +34,8 @@ class StateGate:
         self._cond = threading.Condition(threading.Lock())
         self._readers = 0
         self._writer = False  # a change or a snapshot is inside
-        self._waiting_writers = 0
-        self._local = threading.local()  # this thread's (mode, depth)
+        self._turns: collections.deque[object] = collections.deque()  # changes waiting, first come first
+        self._local = threading.local()  # what this thread holds
 
     # -- requests and changes ----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -90,25 +93,24 @@ class StateGate:
     def _enter(self, mode: str, timeout: float | None) -> bool:
         with self._cond:
             if mode == READ:
-                while self._writer or self._waiting_writers:
+                while self._writer or self._turns:
                     self._cond.wait()
                 self._readers += 1
                 return True
             deadline = None if timeout is None else time.monotonic() + timeout
-            self._waiting_writers += 1
-            entered = False
+            turn = object()
+            self._turns.append(turn)
             try:
-                while self._writer or self._readers:
+                while self._writer or self._readers or self._turns[0] is not turn:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         return False
                     self._cond.wait(left)
-                self._writer = entered = True
+                self._writer = True
                 return True
             finally:
-                self._waiting_writers -= 1
-                if not entered:
-                    self._cond.notify_all()  # readers held back by this writer may go on
+                self._turns.remove(turn)
+                self._cond.notify_all()  # the next in turn, or the reads this change held back
 
     def _leave(self, mode: str) -> None:
         with self._cond:

@@ -64,6 +64,28 @@ def test_changes_pass_one_at_a_time():
     leave_second.set()
 
 
+def test_a_writer_changing_in_a_tight_loop_cannot_keep_a_snapshot_out():
+    gate = StateGate()
+    stop, changes = threading.Event(), []
+
+    def busy_writer():  # a bulk task: one change after another, no pause between them
+        while not stop.is_set():
+            with gate.writing():
+                changes.append(1)
+                time.sleep(0.01)  # the change's work
+
+    worker = threading.Thread(target=busy_writer)
+    worker.start()
+    try:
+        assert wait_for(lambda: len(changes) > 3)
+        for _ in range(10):  # the snapshot's turn comes after the change inside: within ~1 change
+            assert gate.close(timeout=0.1), "the snapshot must get its turn"
+            gate.open()
+    finally:
+        stop.set()
+        worker.join(5)
+
+
 def test_a_thread_inside_passes_again_whatever_it_asks():
     gate = StateGate()
     with gate.reading():
@@ -99,7 +121,7 @@ def test_a_failed_close_lets_the_reads_it_held_back_in():
     assert reading.wait(5)
     closer = threading.Thread(target=lambda: gate.close(timeout=0.3))
     closer.start()
-    assert wait_for(lambda: gate._waiting_writers == 1)
+    assert wait_for(lambda: len(gate._turns) == 1)
     held_back, leave_held = inside_thread(gate, "read")
     closer.join(5)  # gave up after 0.3 s
     assert held_back.wait(5), "reads held back by a snapshot that gave up must go on"
