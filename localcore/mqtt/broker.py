@@ -12,7 +12,7 @@ is the one seam; each override below is small and says which amqtt method it rep
 Everything else (packet codec, QoS flows, retained messages, persistent sessions, the broadcast
 loop) is amqtt's.
 
-What the broker enforces (reference sections 1.6, 4.3, 5, 6, 13):
+What the broker enforces (reference sections 1.6, 4.3, 5, 6, 12, 13):
 
 * TLS 1.2+ only, the client certificate required, trusted when issued by the lab's issuing CA or
   by a CA added at run time with `LabBroker.trust_ca` (RegisterCACertificate).
@@ -27,7 +27,14 @@ What the broker enforces (reference sections 1.6, 4.3, 5, 6, 13):
 * Lifecycle events on ``$aws/events/presence/...`` and ``$aws/events/subscriptions/...``.
 * A certificate that stops being usable (made INACTIVE, REVOKED, deleted, or its CA deactivated)
   loses its live connections within `CERT_RECHECK_INTERVAL_S`.
-* Not enforced: keep-alive timeouts (amqtt ignores them), client-id length and connect-rate limits.
+* AWS IoT Core's MQTT limits (`localcore.mqtt.limits`, one table with sources), checked before the
+  policies: client id size (CONNACK refusal), the last will's QoS and topic (no CONNACK),
+  QoS 2, payload size, topic size and depth (disconnect, nothing acknowledged or delivered), filters
+  per SUBSCRIBE, QoS 2 and depth of a filter (disconnect, no SUBACK); keep-alive (a client silent
+  for 1.5x its keep-alive, as AWS applies it, is disconnected with MQTT_KEEP_ALIVE_TIMEOUT and its
+  will is published: amqtt's reader already times out, `LabProtocolHandler` acts on it); and
+  deadlines for the TLS handshake and for CONNECT after it (`limits.Timeouts`).
+* Not enforced: connect-rate, subscriptions-per-connection and throughput limits.
 
 Hooks for later features, each called on the broker's loop only if the lab defines it (they must
 return quickly and are isolated: an exception is logged, never passed to the client):
@@ -47,15 +54,17 @@ return quickly and are isolated: an exception is logged, never passed to the cli
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from amqtt.broker import Broker
-from amqtt.contexts import Action
+from amqtt.contexts import Action, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.constants import QOS_0
@@ -68,6 +77,7 @@ from localcore.iot import iot_logs
 from localcore.iot.shadow import parse_shadow_topic
 
 from . import lifecycle_events as events
+from . import limits
 from .authorizer import (
     BASIC_INGEST,
     CONNECT,
@@ -122,18 +132,26 @@ def server_tls_context(pki: Any) -> ssl.SSLContext:
 
 
 class LabProtocolHandler(BrokerProtocolHandler):
-    """amqtt's per-connection protocol handler with a screen in front of each PUBLISH's QoS flow.
+    """amqtt's per-connection protocol handler with a screen in front of each PUBLISH's QoS flow,
+    and a hook for a silent client.
 
     amqtt acknowledges a QoS 1/2 PUBLISH before the broker looks at it; AWS never acknowledges a
-    refused one (it closes the connection), so the decision must come first.
+    refused one (it closes the connection), so the decision must come first. amqtt's reader waits
+    for each packet at most ``session.keep_alive`` seconds, then calls `handle_read_timeout`, which
+    amqtt's broker handler ignores; here it calls ``on_idle``.
     """
 
     screen: Callable[[Session, PublishPacket], bool] | None = None
+    on_idle: Callable[[], None] | None = None
 
     async def handle_publish(self, publish_packet: PublishPacket) -> None:
         if self.screen is not None and self.session is not None and not self.screen(self.session, publish_packet):
             return
         await super().handle_publish(publish_packet)
+
+    def handle_read_timeout(self) -> None:
+        if self.on_idle is not None:
+            self.on_idle()
 
 
 @dataclass(eq=False)
@@ -154,12 +172,14 @@ class Connection:
 class LabBroker(Broker):
     """amqtt's broker with AWS IoT Core's authentication, authorisation and reserved topics.
 
-    ``enforce_policies=False`` skips policy checks for everyone (benchmarks compare both).
+    ``enforce_policies=False`` skips policy checks for everyone (benchmarks compare both); AWS's
+    MQTT limits apply either way. ``timeouts`` default to `limits.Timeouts.from_env`.
     """
 
-    def __init__(self, lab: Any, *, enforce_policies: bool = True) -> None:
+    def __init__(self, lab: Any, *, enforce_policies: bool = True, timeouts: limits.Timeouts | None = None) -> None:
         self.lab = lab
         self.enforce_policies = enforce_policies
+        self.timeouts = timeouts if timeouts is not None else limits.Timeouts.from_env()
         self.policy_book = PolicyBook()
         self.tls = server_tls_context(lab.pki)
         for ca in list(lab.iot.ca_certificates.values()):
@@ -227,10 +247,28 @@ class LabBroker(Broker):
         would keep the old connection's certificate), then disconnect a live client with that id,
         then create or resume the session as amqtt does."""
         try:
-            handler, incoming = await LabProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+            handler, incoming = await asyncio.wait_for(
+                LabProtocolHandler.init_from_connect(reader, writer, self.plugins_manager), self.timeouts.connect_s
+            )
+        except asyncio.TimeoutError:
+            log.info("no CONNECT from %s:%s within %g s; connection closed", remote_address, remote_port,
+                     self.timeouts.connect_s)
+            await _close_quietly(writer)
+            raise AMQTTError(f"no CONNECT from {remote_address}:{remote_port} in time") from None
         except (AMQTTError, MQTTError, NoDataError) as exc:
             await _close_quietly(writer)
             raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
+        violation = limits.connect_violation(
+            incoming.client_id or "", bool(incoming.will_flag), incoming.will_qos, incoming.will_topic
+        )
+        if violation is not None:
+            limit = violation.limit
+            log.info("refused client %r from %s: %s", incoming.client_id, remote_address, limit.details)
+            self._iot_log(iot_logs.CONNECT, iot_logs.FAILURE_LEVEL, incoming, None,
+                          reason=limit.log_reason, details=limit.details)
+            refusal = ConnackPacket.build(0, limit.connack_code) if limit.connack_code is not None else None
+            await _close_quietly(writer, refusal)
+            raise AMQTTError(f"refused: {limit.name}")
         try:
             connection = self._admit(incoming)
         except AutoRegistrationStarted as started:
@@ -254,8 +292,11 @@ class LabBroker(Broker):
                          "username", "password", "remote_address", "remote_port", "ssl_object"):
                 setattr(session, name, getattr(incoming, name))
         session.parent = 1 if session is not incoming else 0
+        # amqtt's reader waits session.keep_alive seconds for each packet: make that AWS's deadline.
+        session.keep_alive = limits.keep_alive_deadline_s(incoming.keep_alive or 0, self.timeouts.keep_alive_min_s)
         session.attributes[CONNECTION] = connection
         handler.screen = self._screen_publish
+        handler.on_idle = lambda: self._disconnect(connection, limits.KEEP_ALIVE_TIMEOUT)
         return handler, session
 
     def _admit(self, session: Session) -> Connection:
@@ -393,6 +434,11 @@ class LabBroker(Broker):
             return False
         topic = packet.topic_name or ""
         retain = bool(packet.retain_flag)
+        violation = limits.publish_violation(topic, len(packet.data or b""), packet.qos)
+        if violation is not None:
+            self._refuse(connection, session, iot_logs.PUBLISH_IN, violation,
+                         **iot_logs.publish_in_fields(topic, retain, violation.limit.log_reason))
+            return False
         problem = publish_problem(topic, retain, connection.authorizer)
         self._iot_log(iot_logs.PUBLISH_IN, iot_logs.SUCCESS_LEVEL if problem is None else iot_logs.FAILURE_LEVEL,
                       session, connection.identity.certificate_id, **iot_logs.publish_in_fields(topic, retain, problem))
@@ -401,6 +447,16 @@ class LabBroker(Broker):
         log.info("disconnecting %r: PUBLISH to %r refused (%s)", connection.client_id, topic, problem)
         self._disconnect(connection, problem)
         return False
+
+    def _refuse(self, connection: Connection, session: Session, event_type: str, violation: limits.Violation,
+                **fields: Any) -> None:
+        """Log the failed ``event_type`` entry for a broken limit and disconnect the client."""
+        limit = violation.limit
+        log.info("disconnecting %r: %s (%r)", connection.client_id, limit.details, violation.topic)
+        fields.setdefault("topicName", violation.topic)
+        fields.update(reason=limit.log_reason, details=limit.details)
+        self._iot_log(event_type, iot_logs.FAILURE_LEVEL, session, connection.identity.certificate_id, **fields)
+        self._disconnect(connection, limit.disconnect_reason or events.CLIENT_ERROR)
 
     async def _handle_message_delivery(self, client_session, handler, wait_deliver) -> bool:
         """Replaces amqtt's, which refuses every ``$`` topic: route a screened message."""
@@ -442,13 +498,20 @@ class LabBroker(Broker):
         return connection is not None and connection.authorizer.allowed(_AMQTT_ACTIONS[action], topic)
 
     async def _handle_subscription(self, client_session, handler, subscribe_waiter) -> None:
-        """Replaces amqtt's: the same SUBACK (0x80 for a denied filter), plus the AWS lifecycle
-        event listing the filters granted."""
+        """Replaces amqtt's: a SUBSCRIBE over AWS's limits disconnects the client (no SUBACK);
+        otherwise the same SUBACK (0x80 for a denied filter), plus the AWS lifecycle event listing
+        the filters granted."""
         request = subscribe_waiter.result()
+        connection: Connection = client_session.attributes[CONNECTION]
+        if connection.closing:
+            return
+        violation = limits.subscribe_violation(request.topics)
+        if violation is not None:
+            self._refuse(connection, client_session, iot_logs.SUBSCRIBE, violation)
+            return
         codes = [await self.add_subscription(subscription, client_session) for subscription in request.topics]
         await handler.mqtt_acknowledge_subscription(request.packet_id, codes)
         granted = [sub for sub, code in zip(request.topics, codes) if code != 0x80]
-        connection: Connection = client_session.attributes[CONNECTION]
         for (topic_filter, _qos), code in zip(request.topics, codes):
             refused = {"reason": iot_logs.AUTHORIZATION_FAILURE} if code == 0x80 else {}
             self._iot_log(iot_logs.SUBSCRIBE, iot_logs.FAILURE_LEVEL if refused else iot_logs.SUCCESS_LEVEL,
@@ -514,6 +577,20 @@ class LabBroker(Broker):
     def _create_ssl_context(self, listener: Any) -> ssl.SSLContext:  # type: ignore[override]
         """Replaces amqtt's (CERT_OPTIONAL, system CAs): the lab's mutual-TLS context."""
         return self.tls
+
+    async def _create_server_instance(self, listener_name, listener_type, address, port, ssl_context):
+        """Replaces amqtt's for the TLS listener: the same server, but a socket that does not finish
+        the TLS handshake (or, closing, does not answer the server's close_notify) within
+        ``timeouts.tls_handshake_s`` is closed (asyncio's defaults are 60 and 30 s)."""
+        if listener_type != ListenerType.TCP or ssl_context is None:
+            return await super()._create_server_instance(listener_name, listener_type, address, port, ssl_context)
+        deadlines: dict[str, float] = {"ssl_handshake_timeout": self.timeouts.tls_handshake_s}
+        if sys.version_info >= (3, 11):
+            deadlines["ssl_shutdown_timeout"] = self.timeouts.tls_handshake_s
+        return await asyncio.start_server(
+            functools.partial(self.stream_connected, listener_name=listener_name), address, port,
+            reuse_address=True, ssl=ssl_context, **deadlines,
+        )
 
     def _publish_event(self, event: events.Event) -> None:
         topic, payload = event

@@ -15,13 +15,16 @@ DISCONNECTED_TOPIC = "$aws/events/presence/disconnected/{client_id}"
 SUBSCRIBED_TOPIC = "$aws/events/subscriptions/subscribed/{client_id}"
 UNSUBSCRIBED_TOPIC = "$aws/events/subscriptions/unsubscribed/{client_id}"
 
-# disconnectReason values the lab produces (AWS lists more: THROTTLED, WEBSOCKET_TTL_EXPIRATION...).
+# disconnectReason values the lab produces. AWS also lists FORBIDDEN_ACCESS, SERVER_ERROR,
+# API_INITIATED_DISCONNECT, THROTTLED, WEBSOCKET_TTL_EXPIRATION and more:
+# https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html#connect-disconnect
 CLIENT_INITIATED_DISCONNECT = "CLIENT_INITIATED_DISCONNECT"
 CONNECTION_LOST = "CONNECTION_LOST"
 DUPLICATE_CLIENTID = "DUPLICATE_CLIENTID"
 AUTH_ERROR = "AUTH_ERROR"  # authentication or authorisation failed (also a denied PUBLISH)
 CLIENT_ERROR = "CLIENT_ERROR"  # a protocol error, e.g. a PUBLISH to a forbidden $ topic [unconfirmed]
 SERVER_INITIATED_DISCONNECT = "SERVER_INITIATED_DISCONNECT"  # the lab is shutting down
+MQTT_KEEP_ALIVE_TIMEOUT = "MQTT_KEEP_ALIVE_TIMEOUT"  # no packet from the client for 1.5x its keep-alive
 
 
 Event = tuple[str, dict[str, Any]]
