@@ -19,8 +19,18 @@ EPILOG = """what the lab keeps:
   cannot read (damaged, or written by another moto version) is moved aside with a message, and the
   lab starts empty. `reset` empties the registry on purpose; the lab's CA and keys (pki/) stay.
 
+the limits the MQTT broker enforces, as AWS IoT Core does:
+  A client id over 128 bytes gets CONNACK 2. A last will with QoS 2 or an over-limit topic gets no
+  CONNACK. QoS 2, payloads over 128 KB, topics over 256 bytes or 7 slashes (a $aws/rules/<rule>/
+  prefix not counted) and SUBSCRIBEs with more than 8 filters disconnect the client (CLIENT_ERROR);
+  nothing is acknowledged or delivered. A client silent for 1.5 times its keep-alive (30-1200 s;
+  0 means 1200) is disconnected (MQTT_KEEP_ALIVE_TIMEOUT) and its last will is published. Sockets
+  that do not finish TLS or send CONNECT within 10 s are closed.
+
 settings (environment): LOCALCORE_HOME (default work/lab), LOCALCORE_HTTP_PORT (4510),
-  LOCALCORE_MQTT_PORT (8883), LOCALCORE_REGION (us-east-1), LOCALCORE_LOG_LEVEL (INFO).
+  LOCALCORE_MQTT_PORT (8883), LOCALCORE_REGION (us-east-1), LOCALCORE_LOG_LEVEL (INFO);
+  LOCALCORE_MQTT_CONNECT_TIMEOUT_S, LOCALCORE_MQTT_TLS_TIMEOUT_S and LOCALCORE_MQTT_MIN_KEEP_ALIVE_S
+  change the deadlines AWS does not fix.
 """
 
 

@@ -63,7 +63,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from amqtt.broker import Broker
+from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
@@ -190,6 +190,9 @@ class LabBroker(Broker):
         self._versions: dict[str, int] = {}
         self._recheck: asyncio.Task | None = None
         self._closing: set[asyncio.Task] = set()
+        # Retained messages while amqtt does not hold them (its start and shutdown clear its store):
+        # the saved ones before start, the last ones after shutdown; None while amqtt holds them.
+        self._held_retained: dict[str, tuple[bytes, int | None]] | None = {}
         shadow_store(lab)
         super().__init__({
             "listeners": {"default": {
@@ -198,18 +201,37 @@ class LabBroker(Broker):
             "plugins": {},  # none: every check is inline (see the module docstring)
             "session_expiry_interval": PERSISTENT_SESSION_EXPIRY_S,
         })
+        lab.durable("retained", self._dump_retained, self._load_retained)
 
     # -- the lab's API ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        await super().start()
+        await super().start()  # amqtt starts with no retained messages: put back the saved ones
+        for topic, (data, qos) in (self._held_retained or {}).items():
+            self._retained_messages[topic] = RetainedApplicationMessage(None, topic, data, qos)
+        self._held_retained = None
         self._recheck = asyncio.create_task(self._recheck_certificates())
+
+    # -- retained messages are durable, as on AWS IoT --------------------------------------------
+    async def retain_message(self, source_session, topic_name, data, qos=None) -> None:
+        await super().retain_message(source_session, topic_name, data, qos)
+        self.lab.changed()
+
+    def _dump_retained(self) -> dict[str, tuple[bytes, int | None]]:
+        if self._held_retained is not None:
+            return dict(self._held_retained)
+        return {topic: (bytes(message.data), message.qos)
+                for topic, message in dict(self._retained_messages).items() if message.data}
+
+    def _load_retained(self, saved: dict[str, tuple[bytes, int | None]]) -> None:
+        self._held_retained = dict(saved)
 
     async def shutdown(self) -> None:
         if self._recheck is not None:
             self._recheck.cancel()
         for connection in list(self._connections.values()):
             connection.closing, connection.reason = True, events.SERVER_INITIATED_DISCONNECT
+        self._held_retained = self._dump_retained()  # amqtt's shutdown forgets them; the last save must not
         await super().shutdown()
 
     def trust_ca(self, pem: str) -> None:
@@ -336,10 +358,11 @@ class LabBroker(Broker):
         lab, config = self.lab, self.lab.config
 
         def resolve() -> Any:
-            return resolve_grants(
-                lab.iot, self.policy_book, region=config.region, account_id=config.account_id,
-                identity=identity, client_id=client_id, source_ip=source_ip,
-            )
+            with lab.gate.reading():  # the registry's attachments, groups and policies, never half changed
+                return resolve_grants(
+                    lab.iot, self.policy_book, region=config.region, account_id=config.account_id,
+                    identity=identity, client_id=client_id, source_ip=source_ip,
+                )
 
         return ConnectionAuthorizer(resolve, lambda: lab.generation)
 

@@ -104,7 +104,8 @@ def make_workshop_state(lab: RunningLab, tmp_path: Path) -> dict:
     iot.create_thing_group(thingGroupName=f"{name}-group")
     iot.add_thing_to_thing_group(thingGroupName=f"{name}-group", thingName=name)
     document = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive"], "Resource": "*"}]}
+        {"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive",
+                                       "iot:RetainPublish"], "Resource": "*"}]}
     iot.create_policy(policyName=f"{name}-policy", policyDocument=json.dumps(document))
     keys = iot.create_keys_and_certificate(setAsActive=True)
     iot.attach_policy(policyName=f"{name}-policy", target=keys["certificateArn"])
@@ -183,6 +184,34 @@ def test_kill_9_keeps_what_was_acknowledged_a_second_before(lab, tmp_path):
     lab.start()
     assert workshop_view(lab, made["name"]) == made["view"]
     assert round_trip(lab, made["name"], made["cert"], made["key"], "iot/ws") == b"still here"
+
+
+def test_a_retained_message_is_kept_across_a_restart(lab, tmp_path):
+    made = make_workshop_state(lab, tmp_path)
+    topic = f"kept/{made['name']}/status"
+    assert publish_retained(lab, made, topic, b"online") == 0
+    lab.stop()
+    lab.start()
+    assert round_trip(lab, made["name"], made["cert"], made["key"], topic) == b"online"  # retained first
+
+
+def publish_retained(lab: RunningLab, made: dict, topic: str, payload: bytes) -> int:
+    got: queue.Queue = queue.Queue()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=made["name"], reconnect_on_failure=False)
+    client.tls_set(ca_certs=str(lab.root_ca), certfile=str(made["cert"]), keyfile=str(made["key"]))
+    client.on_connect = lambda c, u, flags, rc, props: got.put(rc.value)
+    client.on_publish = lambda c, u, mid, rc, props: got.put("acked")
+    client.connect(lab.mqtt_host, lab.mqtt_port, keepalive=30)
+    client.loop_start()
+    try:
+        code = got.get(timeout=WAIT_S)
+        if code == 0:
+            client.publish(topic, payload, qos=1, retain=True)
+            assert got.get(timeout=WAIT_S) == "acked"
+        return code
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def test_the_aws_cli_sees_the_same_registry_after_a_restart(lab):
