@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -41,14 +42,77 @@ def build_lab(config: LabConfig) -> Lab:
     return lab
 
 
+# lab.log rotates at this size, keeping this many old files (lab.log.1 ... lab.log.3).
+LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 3
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def serve(config: LabConfig) -> None:
+    configure_logging(config)
+    try:
+        asyncio.run(_serve(config))
+    except Exception:
+        log.exception("the lab stopped on an error")
+        raise
+
+
+def configure_logging(config: LabConfig) -> None:
+    """Log to ``<home>/lab.log``, rotated by size, and to the terminal when there is one.
+
+    One line per request that fails (``localcore.aws.failures``); tracebacks only at DEBUG
+    (``LOCALCORE_LOG_LEVEL=DEBUG``). When the lab was started in the background its stdout and
+    stderr are lab.log itself (``lifecycle.start``): they are moved to ``lab.out`` so that stray
+    output cannot grow the log past its rotation, nor follow it into a rotated file.
+    """
+    from logging.handlers import RotatingFileHandler
+
+    config.home.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [
+        RotatingFileHandler(config.log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    ]
+    if _is_file(sys.stderr, config.log_file):
+        _move_std_streams(config.home / "lab.out")
+    elif sys.stderr.isatty():
+        handlers.append(logging.StreamHandler(sys.stderr))
     logging.basicConfig(
-        level=os.environ.get("LOCALCORE_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=os.environ.get("LOCALCORE_LOG_LEVEL", "INFO"), format=LOG_FORMAT, handlers=handlers, force=True
     )
     for noisy in ("amqtt", "transitions", "werkzeug", "botocore", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    asyncio.run(_serve(config))
+    threading.excepthook = _log_thread_exception
+
+
+def _is_file(stream, path) -> bool:
+    try:
+        mine, theirs = os.fstat(stream.fileno()), os.stat(path)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
+def _move_std_streams(path) -> None:
+    """Point file descriptors 1 and 2 at ``path`` (emptied when it has grown past LOG_MAX_BYTES)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        too_big = path.stat().st_size > LOG_MAX_BYTES
+    except OSError:
+        too_big = False
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if too_big else os.O_APPEND), 0o600)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+    finally:
+        os.close(fd)
+
+
+def _log_thread_exception(args) -> None:
+    if args.exc_type is SystemExit:
+        return
+    thread = args.thread.name if args.thread is not None else "?"
+    log.error("thread %s failed: %s: %s", thread, args.exc_type.__name__, args.exc_value,
+              exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
 def _request_handler():
