@@ -226,6 +226,12 @@ class OperationRouter:
         if self.protocol == "rest-json":
             operations = (self.service_model.operation_model(n) for n in self.service_model.operation_names)
             self.routes = tuple(compile_route(op) for op in operations)
+        # Routes by (method, first path segment); a template starting with a label is under None.
+        self._by_segment: dict[tuple[str, str | None], list[Route]] = {}
+        for route in self.routes:
+            first = route.operation.http["requestUri"].partition("?")[0].split("/")[1:2]
+            segment = first[0] if first and "{" not in first[0] else None
+            self._by_segment.setdefault((route.method, segment), []).append(route)
 
     def match(
         self,
@@ -244,7 +250,10 @@ class OperationRouter:
         if self.protocol == "json":
             return self._match_target(method, headers or {})
         candidates = []
-        for route in self.routes:
+        method = method.upper()
+        segment = path.split("/", 2)[1] if path.count("/") >= 1 else ""
+        routes = self._by_segment.get((method, segment), []) + self._by_segment.get((method, None), [])
+        for route in routes:
             labels = route.match(method, path, query or {})
             if labels is not None:
                 candidates.append((route.specificity, route, labels))
