@@ -145,7 +145,7 @@ class LabApp:
         status_line, headers = captured
         status = int(status_line.split(None, 1)[0])
         if status >= 400:
-            if not failures.is_aws_error_body(headers, body):
+            if info.method != "HEAD" and not failures.is_aws_error_body(headers, body):  # HEAD: status only
                 return self._fail(start_response, info, _html_error(status, info))
             code, message = failures.summary(headers, body)
             failures.log_failure(info, status, code, message)

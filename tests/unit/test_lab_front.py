@@ -162,3 +162,12 @@ def test_an_oversized_body_is_refused_unread(front):
 
     assert started == ["413 Payload Too Large"] and stream.bytes_read == 0 and app.moto.calls == []
     assert json.loads(body)["message"].startswith("The CreateThing request body is 1048577 bytes")
+
+
+def test_a_head_request_keeps_moto_s_status_whatever_its_body(front):
+    app, client = front
+    app.moto.answer = ("404 NOT FOUND", [("Content-Type", "text/html")], b"<!doctype html><title>404</title>")
+
+    response = client.head("/bucket", headers=signed("s3"))
+
+    assert response.status_code == 404 and response.headers["Content-Type"] == "text/html"  # moto's own answer
