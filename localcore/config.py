@@ -81,6 +81,11 @@ class LabConfig:
         return self.home / "lab.log"
 
     @property
+    def out_file(self) -> Path:
+        """What a background lab prints outside its log (a crash's traceback before logging starts)."""
+        return self.home / "lab.out"
+
+    @property
     def root_ca_path(self) -> Path:
         return self.home / "pki" / "root-ca.pem"
 

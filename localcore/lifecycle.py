@@ -162,11 +162,12 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
         LOCALCORE_MQTT_PORT=str(config.mqtt_port),
         LOCALCORE_REGION=config.region,
     )
-    with open(config.log_file, "ab") as log:
+    # The lab logs to lab.log itself (rotated); what it prints by accident goes to lab.out.
+    with open(config.out_file, "ab") as out:
         process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "localcore", "serve"],
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # survives the notebook kernel or shell that started it
@@ -175,10 +176,7 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise LabError(
-                f"The lab exited during start (exit code {process.returncode}).\n"
-                f"Last lines of {config.log_file}:\n{_tail(config.log_file)}"
-            )
+            raise LabError(f"The lab exited during start (exit code {process.returncode}).\n{_tails(config)}")
         info = running_lab(config)
         if info is not None and info.pid == process.pid:
             if not quiet:
@@ -195,10 +193,7 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
             return info
         time.sleep(0.05)
     _terminate(process.pid)
-    raise LabError(
-        f"The lab did not answer within {START_TIMEOUT_S:.0f} s; stopped it.\n"
-        f"Last lines of {config.log_file}:\n{_tail(config.log_file)}"
-    )
+    raise LabError(f"The lab did not answer within {START_TIMEOUT_S:.0f} s; stopped it.\n{_tails(config)}")
 
 
 def _is_lab_process(pid: int) -> bool:
@@ -245,6 +240,14 @@ def status(config: LabConfig) -> dict | None:
     if info is None:
         return None
     return _get_json(f"http://{config.host}:{info.http_port}{STATUS_PATH}")
+
+
+def _tails(config: LabConfig) -> str:
+    """The last lines of lab.log, and of lab.out when the lab printed anything there."""
+    text = f"Last lines of {config.log_file}:\n{_tail(config.log_file)}"
+    if config.out_file.is_file() and config.out_file.stat().st_size:
+        text += f"\nLast lines of {config.out_file}:\n{_tail(config.out_file)}"
+    return text
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -43,14 +44,51 @@ def build_lab(config: LabConfig) -> Lab:
     return lab
 
 
+# lab.log rotates at this size, keeping this many old files (lab.log.1 ... lab.log.3).
+LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 3
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def serve(config: LabConfig) -> None:
+    configure_logging(config)
+    try:
+        asyncio.run(_serve(config))
+    except Exception:
+        log.exception("the lab stopped on an error")
+        raise
+
+
+def configure_logging(config: LabConfig) -> None:
+    """Log to ``<home>/lab.log``, rotated by size, and to the terminal when there is one.
+
+    One line per request that fails (``localcore.aws.failures``); tracebacks only at DEBUG
+    (``LOCALCORE_LOG_LEVEL=DEBUG``). A lab started in the background (``lifecycle.start``) prints
+    nothing else; its stdout and stderr go to ``lab.out``, so stray output never grows the log past
+    its rotation.
+    """
+    from logging.handlers import RotatingFileHandler
+
+    config.home.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [
+        RotatingFileHandler(config.log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    ]
+    if sys.stderr.isatty():
+        handlers.append(logging.StreamHandler(sys.stderr))
     logging.basicConfig(
-        level=os.environ.get("LOCALCORE_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=os.environ.get("LOCALCORE_LOG_LEVEL", "INFO"), format=LOG_FORMAT, handlers=handlers, force=True
     )
     for noisy in ("amqtt", "transitions", "werkzeug", "botocore", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    asyncio.run(_serve(config))
+    threading.excepthook = _log_thread_exception
+
+
+def _log_thread_exception(args) -> None:
+    if args.exc_type is SystemExit:
+        return
+    thread = args.thread.name if args.thread is not None else "?"
+    log.error("thread %s failed: %s: %s", thread, args.exc_type.__name__, args.exc_value,
+              exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
 def _skip_slow_optional_imports() -> None:

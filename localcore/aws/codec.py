@@ -18,6 +18,7 @@ import calendar
 import json
 import math
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,6 +26,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+from xml.sax.saxutils import escape
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
@@ -36,8 +38,12 @@ SUPPORTED_PROTOCOLS = ("rest-json", "json")
 # The botocore services the lab's own handlers serve (moto handles the query/rest-xml ones).
 SERVED_SERVICES = ("iot", "iot-data", "iot-jobs-data", "lambda", "logs", "dynamodb")
 
-# [unconfirmed] Code AWS's JSON services return for a body that is not valid JSON or does not fit
-# the operation's shapes (Smithy's malformed-request behaviour; DynamoDB documents it).
+# Code AWS's JSON services return (400) for a body that is not valid JSON, is not a JSON object, or
+# does not fit the operation's shapes (a string where a map belongs). Smithy's protocol tests for
+# restJson1 require it: https://github.com/smithy-lang/smithy/blob/main/smithy-aws-protocol-tests/
+# model/restJson1/malformedRequests/malformed-request-body.smithy (RestJsonInvalidJsonBody,
+# RestJsonTechnicallyValidJsonBody); DynamoDB, Comprehend and Firehose answer it too.
+# [unconfirmed] for AWS IoT itself: no AWS IoT response to a malformed body was found.
 MALFORMED_REQUEST_CODE = "SerializationException"
 
 # Content type for raw blob/string payloads (e.g. Lambda Invoke, iot-data GetThingShadow).
@@ -106,6 +112,32 @@ def identify_service(
             if load_service_model(name).metadata.get("targetPrefix") == prefix:
                 return name
     return None
+
+
+def identify_any_service(headers: Mapping[str, str]) -> str | None:
+    """Like ``identify_service``, for any botocore service: the lab's own first, then the service
+    whose name is the SigV4 signing name (``s3``, ``iam``, ``sts``, ``sqs``, ...), else None."""
+    service = identify_service(headers)
+    if service is not None:
+        return service
+    scope = credential_scope(headers)
+    return _service_named(scope.signing_name) if scope is not None else None
+
+
+def identify_presigned_service(query_string: str) -> str | None:
+    """The service of a presigned URL (``X-Amz-Credential=AKID/date/region/service/aws4_request``)."""
+    found = re.search(r"X-Amz-Credential=[^&/]+(?:/|%2F)\d{8}(?:/|%2F)[^&/%]+(?:/|%2F)([^&/%]+)(?:/|%2F)aws4_request",
+                      query_string)
+    return _service_named(found.group(1)) if found else None
+
+
+@lru_cache(maxsize=256)
+def _service_named(name: str) -> str | None:
+    try:
+        load_service_model(name)
+    except Exception:  # noqa: BLE001 - botocore's UnknownServiceError, or a malformed name
+        return None
+    return name
 
 
 def identify_region(headers: Mapping[str, str]) -> str | None:
@@ -194,6 +226,12 @@ class OperationRouter:
         if self.protocol == "rest-json":
             operations = (self.service_model.operation_model(n) for n in self.service_model.operation_names)
             self.routes = tuple(compile_route(op) for op in operations)
+        # Routes by (method, first path segment); a template starting with a label is under None.
+        self._by_segment: dict[tuple[str, str | None], list[Route]] = {}
+        for route in self.routes:
+            first = route.operation.http["requestUri"].partition("?")[0].split("/")[1:2]
+            segment = first[0] if first and "{" not in first[0] else None
+            self._by_segment.setdefault((route.method, segment), []).append(route)
 
     def match(
         self,
@@ -212,7 +250,10 @@ class OperationRouter:
         if self.protocol == "json":
             return self._match_target(method, headers or {})
         candidates = []
-        for route in self.routes:
+        method = method.upper()
+        segment = path.split("/", 2)[1] if path.count("/") >= 1 else ""
+        routes = self._by_segment.get((method, segment), []) + self._by_segment.get((method, None), [])
+        for route in routes:
             labels = route.match(method, path, query or {})
             if labels is not None:
                 candidates.append((route.specificity, route, labels))
@@ -283,6 +324,28 @@ def parse_request(
         document = _load_json_object(body)
         params.update(_from_json(shape, document, ""))
     return params
+
+
+def botocore_body(operation: OperationModel, params: Mapping[str, Any]) -> bytes | None:
+    """The request body botocore's own serializer writes for ``params``, or None for a raw payload.
+
+    Requests the lab passes on to moto carry this body instead of the caller's: moto then reads
+    exactly what a botocore client sends (explicit nulls and unknown members dropped, values in
+    botocore's formats), whatever the raw request looked like.
+    """
+    import botocore.serialize
+
+    serializer = _serializers.get(operation.metadata["protocol"])
+    if serializer is None:
+        serializer = botocore.serialize.create_serializer(operation.metadata["protocol"], include_validation=False)
+        _serializers[operation.metadata["protocol"]] = serializer
+    body = serializer.serialize_to_request(dict(params), operation)["body"]
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return body if isinstance(body, bytes) else None
+
+
+_serializers: dict[str, Any] = {}
 
 
 def _claimed_query_keys(operation: OperationModel) -> set[str]:
@@ -513,9 +576,12 @@ def serialize_error(
     """The HTTP status, headers and body of an AWS error response.
 
     ``rest-json`` (AWS IoT): ``x-amzn-ErrorType: <code>`` and ``{"message": ...}``; ``json``:
-    ``{"__type": <code>, "message": ...}``. ``fields`` adds modeled error members, e.g.
+    ``{"__type": <code>, "message": ...}``; ``query``, ``ec2`` and ``rest-xml``: their XML error
+    documents (``_xml_error``). ``fields`` adds modeled error members (JSON protocols), e.g.
     ``resourceId`` and ``resourceArn`` of IoT's ``ResourceAlreadyExistsException``.
     """
+    if protocol in XML_ERROR_PROTOCOLS:
+        return error.status, {"Content-Type": "text/xml"}, _xml_error(error, protocol)
     document = {"message": error.message, **(fields or {})}
     if protocol == "rest-json":
         headers = {"x-amzn-ErrorType": error.code, "Content-Type": "application/json"}
@@ -523,8 +589,35 @@ def serialize_error(
         document = {"__type": error.code, **document}
         headers = {"Content-Type": "application/x-amz-json-1.1"}
     else:
-        raise ValueError(f"Protocol {protocol!r} is not one of {SUPPORTED_PROTOCOLS}")
+        raise ValueError(f"Protocol {protocol!r} is not one of {SUPPORTED_PROTOCOLS + XML_ERROR_PROTOCOLS}")
     return error.status, headers, json.dumps(document).encode("utf-8")
+
+
+# Protocols whose errors are XML documents (IAM, STS, CloudFormation, SNS; EC2; S3).
+XML_ERROR_PROTOCOLS = ("query", "ec2", "rest-xml")
+
+
+def _xml_error(error: AwsError, protocol: str) -> bytes:
+    """An XML error body botocore's parsers read for ``protocol``.
+
+    query: ``<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>``
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-responses.html);
+    ec2: ``<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>``
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html);
+    rest-xml: ``<Error><Code/><Message/><RequestId/></Error>``
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+    """
+    code, message, request_id = escape(error.code), escape(error.message), uuid.uuid4()
+    if protocol == "query":
+        kind = "Receiver" if error.status >= 500 else "Sender"
+        text = (f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+                f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+    elif protocol == "ec2":
+        text = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>")
+    else:
+        text = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode("utf-8")
 
 
 def _reject_unknown_keys(shape: Shape, value: Mapping[str, Any], where: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_FORM_PEEK_BYTES = 1 << 20  # larger form bodies are taken for changes without being read here
 READ_PREFIXES = ("Describe", "Get", "List", "Search", "Query", "Scan", "BatchGet", "Filter", "Head",
                  "Lookup", "Test", "Validate", "Estimate", "Preview")
 
@@ -24,14 +25,15 @@ def is_read(operation: str) -> bool:
     return operation.startswith(READ_PREFIXES)
 
 
-def changes_state(method: str, target: str | None, content_type: str, body: bytes, query: str) -> bool:
-    """False for requests that only read (by HTTP method, X-Amz-Target, or query ``Action``)."""
+def changes_state(method: str, target: str | None, content_type: str, body: bytes | None, query: str) -> bool:
+    """False for requests that only read (by HTTP method, X-Amz-Target, or query ``Action``).
+    ``body`` is the form body of a query-protocol request, or None when it was not read."""
     if method.upper() in READ_METHODS:
         return False
     if target:
         return not is_read(target.rpartition(".")[2])
     actions = parse_qs(query).get("Action")
-    if not actions and content_type.startswith("application/x-www-form-urlencoded"):
+    if not actions and body is not None and content_type.startswith("application/x-www-form-urlencoded"):
         actions = parse_qs(body.decode("utf-8", errors="replace")).get("Action")
     if actions:
         return not is_read(actions[0])
@@ -42,11 +44,7 @@ def gated(app: Callable, lab: Any) -> Callable:
     """``app`` behind the lab's gate."""
 
     def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        body = _read_body(environ)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("HTTP_TRANSFER_ENCODING", None)  # the body is whole now: read it by its length
-        environ.pop("wsgi.input_terminated", None)
+        body = _form_body(environ)
         writes = changes_state(
             environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_X_AMZ_TARGET"),
             environ.get("CONTENT_TYPE", ""), body, environ.get("QUERY_STRING", ""),
@@ -68,16 +66,17 @@ def gated(app: Callable, lab: Any) -> Callable:
     return application
 
 
-def _read_body(environ: dict) -> bytes:
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    length = environ.get("CONTENT_LENGTH")
-    if length:
-        try:
-            return stream.read(int(length))
-        except ValueError:
-            return b""
-    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get("wsgi.input_terminated"):
-        return stream.read()
-    return b""
+def _form_body(environ: dict) -> bytes | None:
+    """The body of a small form-encoded (query-protocol) request, which names its operation; it is
+    put back for the application. Other bodies are left to the application, which limits their size."""
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        return None
+    if not 0 <= length <= MAX_FORM_PEEK_BYTES or environ.get("wsgi.input") is None:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body

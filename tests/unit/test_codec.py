@@ -641,3 +641,52 @@ def test_boto_client_reads_a_streaming_lambda_payload():
     response = client.invoke(FunctionName="echo", Payload=b"abc")
 
     assert (response["StatusCode"], response["Payload"].read()) == (200, b"cba")
+
+
+# --- any service, presigned URLs, and the body moto is given --------------------------------------
+
+
+@pytest.mark.parametrize(("signing_name", "service"), [
+    ("iotdata", "iot-data"), ("iot", "iot"), ("s3", "s3"), ("iam", "iam"), ("sts", "sts"), ("not-a-service", None),
+])
+def test_any_botocore_service_is_identified_by_its_signing_name(signing_name, service):
+    from localcore.aws.codec import identify_any_service
+
+    assert identify_any_service(signed_headers(signing_name)) == service
+
+
+@pytest.mark.parametrize(("query", "service"), [
+    ("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request", "s3"),
+    ("X-Amz-Credential=AKID/20260101/us-east-1/s3/aws4_request&X-Amz-Date=20260101T000000Z", "s3"),
+    ("versionId=3", None),
+])
+def test_presigned_urls_name_their_service(query, service):
+    from localcore.aws.codec import identify_presigned_service
+
+    assert identify_presigned_service(query) == service
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), [
+    ("iot", "CreateThing", {"thingName": "t1", "attributePayload": {"attributes": {"a": "1"}}}),
+    ("iot", "UpdateThing", {"thingName": "t1", "expectedVersion": 3, "removeThingType": True}),
+    ("logs", "PutLogEvents", {"logGroupName": "g", "logStreamName": "s", "logEvents": [{"timestamp": 1, "message": "m"}]}),
+    ("dynamodb", "PutItem", {"TableName": "t", "Item": {"b": {"B": b"\x00\x01"}}}),
+])
+def test_botocore_body_is_what_a_client_sends_and_parses_back_to_the_same_params(service, operation, params):
+    from localcore.aws.codec import botocore_body
+
+    _, path, query, headers, body = client_request(service, operation, params)
+    op = load_service_model(service).operation_model(operation)
+    labels = router(service).match(op.http["method"], path, query, headers)[1]
+    parsed = parse_request(op, labels, query, headers, body)
+
+    assert botocore_body(op, parsed) == body
+    assert parse_request(op, labels, query, headers, botocore_body(op, parsed)) == params
+
+
+def test_botocore_body_leaves_a_raw_payload_as_it_is():
+    from localcore.aws.codec import botocore_body
+
+    op = load_service_model("iot-data").operation_model("Publish")
+
+    assert botocore_body(op, {"topic": "a/b", "payload": b"\xff raw"}) == b"\xff raw"

@@ -178,3 +178,75 @@ def test_a_thing_type_is_deleted_only_when_deprecated_and_unused(iot, deprecate,
         iot.delete_thing_type("tt")
     assert raised.value.error_type == "InvalidRequestException" and error_part in raised.value.message
     assert any(t.thing_type_name == "tt" for t in iot.thing_types.values())
+
+
+# --- attributes, however they reach moto (templates, bulk, CloudFormation, the API) -----------------
+
+
+@pytest.mark.parametrize("payload, words", [
+    ({"attributes": 5}, "Member must be a map"),
+    ({"attributes": ["a"]}, "Member must be a map"),
+    ({"attributes": {"k": 5}}, "Map value must satisfy constraint"),
+    ({"attributes": {"k": "v" * 801}}, "less than or equal to 800"),
+    ({"attributes": {"bad key": "v"}}, "Map keys must satisfy constraint"),
+    ({"attributes": {f"a{i}": "v" for i in range(4)}}, "without a thing type can have at most 3"),
+])
+def test_attributes_moto_would_store_badly_are_refused_before_anything_is_stored(iot, payload, words):
+    from moto.core.exceptions import JsonRESTError
+
+    with pytest.raises(JsonRESTError) as raised:
+        iot.create_thing("bad-attributes", None, payload)
+
+    assert raised.value.error_type == "InvalidRequestException" and words in raised.value.message
+    assert iot.things == {}
+
+
+def test_update_thing_keeps_within_the_attribute_count_of_its_resulting_type(iot):
+    from moto.core.exceptions import JsonRESTError
+
+    iot.create_thing_type("typed", {})
+    iot.create_thing("t", "typed", {"attributes": {f"a{i}": "v" for i in range(10)}})
+
+    with pytest.raises(JsonRESTError) as raised:
+        iot.update_thing("t", None, None, True)  # removing the type would leave 10 attributes on an untyped thing
+
+    assert "would have 10 attributes" in raised.value.message
+    assert iot.describe_thing("t").thing_type.thing_type_name == "typed"
+    iot.update_thing("t", None, {"attributes": {f"a{i}": "" for i in range(8)}, "merge": True}, False)
+    iot.update_thing("t", None, None, True)
+    assert iot.describe_thing("t").attributes == {"a8": "v", "a9": "v"}
+
+
+def test_thing_groups_hold_at_most_fifty_attributes(iot):
+    from moto.core.exceptions import JsonRESTError
+
+    fifty = {f"a{i}": "v" for i in range(50)}
+    iot.create_thing_group("g50", None, {"attributePayload": {"attributes": fifty}})
+
+    with pytest.raises(JsonRESTError):
+        iot.create_thing_group("g51", None, {"attributePayload": {"attributes": {**fifty, "a50": "v"}}})
+    with pytest.raises(JsonRESTError):
+        iot.update_thing_group("g50", {"attributePayload": {"attributes": {"a50": "v"}, "merge": True}}, None)
+    iot.update_thing_group("g50", {"attributePayload": {"attributes": {"a50": "v"}}}, None)  # replaces: one left
+
+
+def test_a_thing_is_not_stored_when_its_billing_group_is_missing(iot):
+    from moto.core.exceptions import JsonRESTError
+
+    with pytest.raises(JsonRESTError) as raised:
+        iot.create_thing("billed", None, None, billing_group_name="no-such-group")
+
+    assert raised.value.error_type == "ResourceNotFoundException"
+    assert iot.things == {}
+
+
+def test_a_missing_group_leaves_the_thing_in_no_group(iot):
+    from moto.core.exceptions import JsonRESTError
+
+    iot.create_thing("member", None, None)
+    iot.create_thing_group("exists", None, {})
+
+    with pytest.raises(JsonRESTError):
+        iot.update_thing_groups_for_thing("member", ["exists", "missing"], [])
+
+    assert list(iot.list_things_in_thing_group("exists")) == []
