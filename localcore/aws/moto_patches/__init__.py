@@ -2,7 +2,9 @@
 
 moto is the state engine; these patches make it behave like AWS where the lab needs it to:
 certificates issued by the lab's CA (``certificates``), registry events and authorisation-cache
-invalidation after registry changes (``hooks``), CloudFormation fixes (``cloudformation``).
+invalidation after registry changes (``hooks``), CloudFormation resource fixes (``cloudformation``),
+stacks with AWS's lifecycle (``stacks``), IAM as AWS has it (``iam``), Lambda's runtime rules
+(``lambda_runtimes``).
 Every patched moto attribute is listed in ``PATCHED``; ``tests/unit/test_moto_patches.py`` fails
 loudly when a moto upgrade renames or removes one.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 from typing import Any, Callable
 
 from moto.core.config import default_user_config
@@ -21,7 +24,10 @@ from ...errors import AwsError
 # (module, class, attribute) of every moto internal the lab relies on.
 PATCHED: list[tuple[str, str, str]] = []
 
-_SUBMODULES = ("validation", "certificates", "hooks", "cloudformation", "lambda_permissions")
+_SUBMODULES = (
+    "validation", "certificates", "hooks", "iam", "cloudformation", "stack_deletions", "stacks",
+    "lambda_permissions", "lambda_runtimes",
+)
 _applied: dict[str, Any] = {}
 
 
@@ -81,6 +87,33 @@ def wrap_around(module: str, cls: str, method: str, around: Callable[..., Any]) 
         return wrapper
 
     _replace(owner, method, make)
+
+
+def wrap_classmethod(module: str, cls: str, method: str, around: Callable[..., Any]) -> None:
+    """Replace moto's classmethod by ``around(original, klass, *args, **kwargs)`` (``original`` bound)."""
+    owner = require(module, cls, method)
+    current = inspect.getattr_static(owner, method)
+    if not isinstance(current, classmethod):
+        raise RuntimeError(f"moto changed: {module}.{cls}.{method} is no longer a classmethod; update localcore/aws/moto_patches.")
+    _originals.setdefault((owner, method), current)
+    function = current.__func__
+
+    def wrapper(klass, *args, **kwargs):
+        return around(function.__get__(klass), klass, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, function)
+    setattr(owner, method, classmethod(wrapper))
+
+
+def wrap_property(module: str, cls: str, name: str, around: Callable[..., Any]) -> None:
+    """Replace moto's read-only property by one answering ``around(original_getter, self)``."""
+    owner = require(module, cls, name)
+    current = inspect.getattr_static(owner, name)
+    if not isinstance(current, property) or current.fget is None:
+        raise RuntimeError(f"moto changed: {module}.{cls}.{name} is no longer a property; update localcore/aws/moto_patches.")
+    _originals.setdefault((owner, name), current)
+    getter = current.fget
+    setattr(owner, name, property(lambda self: around(getter, self), doc=current.__doc__))
 
 
 def reset() -> None:
