@@ -1,10 +1,14 @@
 """IAM as AWS has it, where the workshop (and templates written for AWS) rely on it.
 
 * AWS managed policies exist (``arn:aws:iam::aws:policy/service-role/AWSIoTLogging``,
-  ``AWSIoTThingsRegistration``, ``AWSIoTRuleActions``, ``AWSLambdaBasicExecutionRole``, ...): moto
-  ships AWS's list and loads it when ``default_user_config["iam"]["load_aws_managed_policies"]`` is
-  set, so GetPolicy, AttachRolePolicy and a template's ``ManagedPolicyArns`` find them. Cost: about
-  0.1 s and 14 MB when an account's IAM backend is first used (``bench/iam_managed_policies.py``).
+  ``AWSIoTThingsRegistration``, ``AWSIoTRuleActions``, ``AWSLambdaBasicExecutionRole``, ...), so
+  GetPolicy, AttachRolePolicy and a template's ``ManagedPolicyArns`` find them. moto ships AWS's list
+  (about 1,600 policies) and loads it into every IAM backend when
+  ``default_user_config["iam"]["load_aws_managed_policies"]`` is set; but moto's request handling
+  creates an IAM backend for each of the seven partitions of every account it sees (to look access
+  keys up), which made the first request cost seven loads. The lab loads them into the ``aws``
+  partition only, from data parsed once: about 0.1-0.4 s, 5 MB and a 4 MB larger pickled IAM
+  backend per account, when the account is first used (``bench/iam_managed_policies.py``).
 * Inline policies (PutRolePolicy, PutUserPolicy, PutGroupPolicy, ``AWS::IAM::Policy`` and a role's
   ``Policies``) may omit ``Version``; IAM then reads them as version 2008-10-17
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html).
@@ -69,9 +73,30 @@ def _create_inline_policy(original, backend, resource_name, policy_name, policy_
     return original(backend, resource_name, policy_name, policy_document, group_names, role_names, user_names)
 
 
+# The partition whose IAM backends get AWS's managed policies (the lab's ARNs are arn:aws:...).
+PARTITION = "aws"
+
+
+@functools.lru_cache(maxsize=1)
+def _aws_managed_policies_data() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)
+
+
+def _init_aws_policies(original, backend):
+    """moto's loader, for the ``aws`` partition only and from data parsed once per process."""
+    if backend.region_name != PARTITION:  # an IAM backend's "region" is its partition
+        return original(backend)
+    from moto.iam.models import AWSManagedPolicy
+
+    return [AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
+            for name, data in _aws_managed_policies_data().items()]
+
+
 def load_aws_managed_policies(backend: Any) -> None:
-    """Give an IAM backend created before the setting (or restored from an older state) AWS's policies."""
-    if backend.aws_managed_policies:
+    """Give an IAM backend created before the patch (or restored from an older state) AWS's policies."""
+    if backend.aws_managed_policies or backend.region_name != PARTITION:
         return
     backend.aws_managed_policies = backend._init_aws_policies()
     for policy in backend.aws_managed_policies:
@@ -79,13 +104,13 @@ def load_aws_managed_policies(backend: Any) -> None:
 
 
 def install(lab: Any) -> None:
-    from moto.core.config import default_user_config
     from moto.iam.models import iam_backends
 
-    for name in ("_init_aws_policies", "put_role_policy", "put_user_policy", "put_group_policy", "create_inline_policy"):
+    require("moto.iam.models", "AWSManagedPolicy", "from_data")
+    for name in ("put_role_policy", "put_user_policy", "put_group_policy", "create_inline_policy"):
         require(MODELS, BACKEND, name)
     inline_policy_validator()
-    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    wrap_around(MODELS, BACKEND, "_init_aws_policies", _init_aws_policies)
     for account in list(iam_backends.values()):
         for backend in list(account.values()):
             load_aws_managed_policies(backend)
