@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.abc
 import inspect
+import sys
 from typing import Any, Callable
 
 from moto.core.config import default_user_config
@@ -116,8 +118,59 @@ def wrap_property(module: str, cls: str, name: str, around: Callable[..., Any]) 
     setattr(owner, name, property(lambda self: around(getter, self), doc=current.__doc__))
 
 
+# Patches waiting for their moto module to be imported: module name -> installers.
+_pending: dict[str, list[Callable[[], None]]] = {}
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs the installers registered for a module right after that module has executed."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        execute = loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            for install in _pending.pop(fullname, []):
+                install()
+
+        loader.exec_module = exec_module
+        return spec
+
+
+_after_import = _AfterImport()
+
+
+def when_imported(module: str, install: Callable[[], None]) -> None:
+    """Run ``install`` once moto's ``module`` is imported: now if it is, else right after its import.
+
+    For patches of heavy moto modules the lab does not import at start: importing
+    ``moto.cloudformation`` imports the models of some 30 services (seconds, on a busy laptop), which
+    the lab then pays on its first CloudFormation request instead of at every start.
+    """
+    if module in sys.modules:
+        install()
+        return
+    _pending.setdefault(module, []).append(install)
+    if _after_import not in sys.meta_path:
+        sys.meta_path.insert(0, _after_import)
+
+
 def reset() -> None:
     """Restore every patched moto method (tests; and before re-applying for another lab)."""
+    _pending.clear()
     for (owner, method), original in _originals.items():
         setattr(owner, method, original)
     _originals.clear()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from . import require
+from . import require, when_imported
 
 EC2 = "moto.ec2.models"
 
@@ -89,6 +89,11 @@ def can_delete(instance: Any) -> bool:
 
 
 def install(lab: Any) -> None:
+    """When moto's CloudFormation is imported (with every model it can create; see ``when_imported``)."""
+    when_imported("moto.cloudformation.models", _install)
+
+
+def _install() -> None:
     for (module, cls), delete in DELETES.items():
         owner = require(module, cls, "create_from_cloudformation_json")
         if "delete" not in owner.__dict__:

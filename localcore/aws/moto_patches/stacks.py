@@ -36,7 +36,7 @@ import uuid
 from typing import Any, Iterable
 
 from ..stack_template import TemplateError, creation_order, dependencies, dependencies_closure, missing_capability
-from . import require, wrap_around, wrap_property
+from . import require, when_imported, wrap_around, wrap_property
 from .stack_deletions import can_delete
 
 MODELS, RESPONSES, PARSING = "moto.cloudformation.models", "moto.cloudformation.responses", "moto.cloudformation.parsing"
@@ -77,17 +77,26 @@ log = logging.getLogger(__name__)
 
 
 def install(lab: Any) -> None:
+    """Patched when moto's CloudFormation is first imported (see ``when_imported``)."""
+    when_imported(MODELS, _install_models)
+    when_imported(RESPONSES, _install_responses)
+
+
+def _install_responses() -> None:
+    require(RESPONSES, "CloudFormationResponse", "_get_stack_from_s3_url")
+    wrap_around(RESPONSES, "CloudFormationResponse", "create_stack", _create_stack_request)
+    wrap_around(RESPONSES, "CloudFormationResponse", "update_stack", _capabilities_checked)
+    wrap_around(RESPONSES, "CloudFormationResponse", "create_change_set", _capabilities_checked)
+    wrap_around(RESPONSES, "CloudFormationResponse", "delete_stack", _delete_stack_request)
+
+
+def _install_models() -> None:
     for name in ("_add_stack_event", "mark_creation_complete", "parse_template", "_parse_template",
                  "_create_resource_map", "_create_output_map"):
         require(MODELS, "Stack", name)
     require(MODELS, "Event", "sendToSns")
     require(PARSING, "ResourceMap", "_delete_resource")
     require(PARSING, "ResourceMap", "create")
-    require(RESPONSES, "CloudFormationResponse", "_get_stack_from_s3_url")
-    wrap_around(RESPONSES, "CloudFormationResponse", "create_stack", _create_stack_request)
-    wrap_around(RESPONSES, "CloudFormationResponse", "update_stack", _capabilities_checked)
-    wrap_around(RESPONSES, "CloudFormationResponse", "create_change_set", _capabilities_checked)
-    wrap_around(RESPONSES, "CloudFormationResponse", "delete_stack", _delete_stack_request)
     wrap_around(MODELS, "CloudFormationBackend", "create_stack", _create_stack)
     wrap_around(MODELS, "CloudFormationBackend", "update_stack", _update_stack)
     wrap_around(MODELS, "CloudFormationBackend", "delete_stack", _delete_stack)
