@@ -329,3 +329,28 @@ def test_retain_resources_lets_a_delete_failed_stack_go_and_keeps_the_resource(a
     assert aws.wait_stack(stack_id, ("DELETE_COMPLETE",))["StackStatus"] == "DELETE_COMPLETE"
     assert ("Bucket", "DELETE_SKIPPED") in [(e["LogicalResourceId"], e["ResourceStatus"]) for e in aws.events(stack_id)]
     assert s3.get_object(Bucket=bucket, Key="o")["Body"].read() == b"x"
+
+
+# -- the kit's own stack helper -------------------------------------------------------------------
+def test_the_kits_deploy_stack_reports_the_failed_resource_then_replaces_the_rolled_back_stack(aws, lab, tmp_path):
+    from helpers.workshop import StackDeployError, connect
+
+    prefix = f"cfn{uuid.uuid4().hex[:6]}"
+    with pytest.MonkeyPatch.context() as env:
+        for variable in ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT"):
+            env.setenv(variable, lab.env[variable])
+        env.delenv("WORKSHOP_BACKEND", raising=False)
+        ws = connect(prefix=prefix, work_dir=tmp_path / "work")
+    workshop = (ROOT / "cfn" / "iot-dm-workshop.yaml").read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(workshop.replace('Action: ["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive"]',
+                                       "Action: []"))
+    assert broken.read_text() != workshop
+    with pytest.raises(StackDeployError) as raised:
+        ws.deploy_stack(template=broken, timeout=60)
+    assert "ROLLBACK_COMPLETE" in str(raised.value) and "DevicePolicy (AWS::IoT::Policy) CREATE_FAILED" in str(raised.value)
+    outputs = ws.deploy_stack(timeout=60)  # the rolled-back stack is deleted and the stack created again
+    assert aws.stack(ws.stack_name)["StackStatus"] == "CREATE_COMPLETE"
+    assert ws.iot.get_policy(policyName=outputs["IoTPolicy"])["policyName"] == outputs["IoTPolicy"]
+    ws.cloudformation.delete_stack(StackName=ws.stack_name)
+    assert ws.stack_name not in stack_names(aws)
