@@ -56,7 +56,7 @@ def test_cloudformation_patches_are_in_place_once_moto_cloudformation_is_importe
 
 
 def reason(error, kind="AWS::S3::Bucket"):
-    from localcore.aws.moto_patches.stacks import failure_reason
+    from localcore.aws.moto_patches.stack_failures import failure_reason
 
     return failure_reason(error, kind)
 
@@ -77,7 +77,7 @@ def test_a_service_error_reads_like_a_resource_handler_message():
 def test_the_labs_own_errors_and_moto_rest_errors_keep_their_code_and_status():
     from moto.awslambda.exceptions import InvalidParameterValueException
 
-    from localcore.aws.moto_patches.stacks import error_fields
+    from localcore.aws.moto_patches.stack_failures import error_fields
 
     assert error_fields(InvalidRequestException("bad name")) == ("InvalidRequestException", "bad name", 400)
     assert error_fields(InvalidParameterValueException("old runtime")) == (

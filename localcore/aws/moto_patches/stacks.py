@@ -30,14 +30,12 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events
 from __future__ import annotations
 
 import contextvars
-import functools
-import logging
-import uuid
 from typing import Any, Iterable
 
 from ..stack_template import TemplateError, creation_order, dependencies, dependencies_closure, missing_capability
 from . import require, when_imported, wrap_around, wrap_property
 from .stack_deletions import can_delete
+from .stack_failures import NestedStackFailed, UnsupportedDeletion, UnsupportedResourceType, failure_reason
 
 MODELS, RESPONSES, PARSING = "moto.cloudformation.models", "moto.cloudformation.responses", "moto.cloudformation.parsing"
 
@@ -54,26 +52,10 @@ NOT_UPDATABLE = frozenset({
 })
 ON_FAILURE = ("ROLLBACK", "DO_NOTHING", "DELETE")
 
-# How a resource's failure reads in its event. AWS's resource handlers answer, for example:
-#   Resource handler returned message: "The runtime parameter of python3.7 is no longer supported ...
-#   (Service: Lambda, Status Code: 400, Request ID: d368f71c-...)" (RequestToken: 6fbd10cf-...,
-#   HandlerErrorCode: InvalidRequest)
-# (github.com/vittorio-nardone/disposable_app/issues/3). The handler error code per HTTP status, and
-# the service names, are [unconfirmed] for other errors.
-REASON = 'Resource handler returned message: "{message} (Service: {service}, Status Code: {status}, ' \
-         'Request ID: {request_id})" (RequestToken: {token}, HandlerErrorCode: {handler_code})'
-HANDLER_ERROR_CODES = {400: "InvalidRequest", 403: "AccessDenied", 404: "NotFound", 409: "ResourceConflict",
-                       429: "Throttling"}
-# HTTP statuses of errors botocore's models do not list.
-EXTRA_ERROR_STATUSES = {"BucketNotEmpty": 409, "NoSuchEntity": 404, "DeleteConflict": 409,
-                        "MalformedPolicyDocument": 400, "EntityAlreadyExists": 409}
-
 # CreateStack's OnFailure for the request being answered: moto's backend method has no such parameter.
 _on_failure: contextvars.ContextVar[str] = contextvars.ContextVar("cloudformation_on_failure", default="ROLLBACK")
 # DeleteStack's RetainResources for the request being answered, likewise.
 _retain: contextvars.ContextVar[tuple] = contextvars.ContextVar("cloudformation_retain", default=())
-
-log = logging.getLogger(__name__)
 
 
 def install(lab: Any) -> None:
@@ -97,6 +79,7 @@ def _install_models() -> None:
     require(MODELS, "Event", "sendToSns")
     require(PARSING, "ResourceMap", "_delete_resource")
     require(PARSING, "ResourceMap", "create")
+    require("moto.core.exceptions", "_RESTError", "relative_error_type")  # error_fields reads moto's REST errors
     wrap_around(MODELS, "CloudFormationBackend", "create_stack", _create_stack)
     wrap_around(MODELS, "CloudFormationBackend", "update_stack", _update_stack)
     wrap_around(MODELS, "CloudFormationBackend", "delete_stack", _delete_stack)
@@ -234,26 +217,6 @@ def _create_one(resource_map: Any, logical_id: str, kind: str) -> Any:
         raise NestedStackFailed(f"Embedded stack {instance.stack_id} was not successfully created: "
                                 f"{getattr(instance, 'status_reason', None) or instance.status}")
     return instance
-
-
-class NestedStackFailed(Exception):
-    """A nested stack (moto answers its CreateStack/DeleteStack without raising) did not get there."""
-
-
-class UnsupportedDeletion(Exception):
-    def __init__(self, kind: str) -> None:
-        super().__init__(
-            f"The local lab cannot delete resources of type {kind} (moto's model has no deletion); "
-            "delete it yourself, then delete the stack again with RetainResources naming it."
-        )
-
-
-class UnsupportedResourceType(Exception):
-    def __init__(self, kind: str) -> None:
-        super().__init__(
-            f"The local lab cannot create resources of type {kind} (moto has no CloudFormation model for it); "
-            "deploy this template to a real AWS account."
-        )
 
 
 def _register_exports(backend: Any, stack: Any) -> str | None:
@@ -435,60 +398,6 @@ def _stack_status(stack: Any, status: str, reason: str | None = None) -> None:
     stack.status = status
     stack.status_reason = reason  # DescribeStacks' StackStatusReason
     stack._add_stack_event(status, resource_status_reason=reason)
-
-
-def failure_reason(error: BaseException, kind: str) -> str:
-    """A resource's ``ResourceStatusReason`` for the error its creation or deletion raised."""
-    if isinstance(error, (UnsupportedResourceType, UnsupportedDeletion, NestedStackFailed)):
-        return str(error)
-    fields = error_fields(error)
-    if fields is None:
-        log.error("CloudFormation: %s failed", kind, exc_info=error)
-        return f"Internal Failure: the lab failed on this resource ({type(error).__name__}: {error}); see lab.log."
-    code, message, status = fields
-    namespace = kind.split("::")[1] if kind.count("::") >= 2 else "CloudFormation"
-    handler_code = HANDLER_ERROR_CODES.get(status, "ServiceInternalError" if status >= 500 else "GeneralServiceException")
-    if "AlreadyExist" in code:
-        handler_code = "AlreadyExists"
-    return REASON.format(message=message, service=namespace.capitalize(), status=status, request_id=uuid.uuid4(),
-                         token=uuid.uuid4(), handler_code=handler_code)
-
-
-def error_fields(error: BaseException) -> tuple[str, str, int] | None:
-    """(error code, message, HTTP status) of an AWS error raised by moto or the lab; None otherwise."""
-    from moto.core.exceptions import ServiceException, _RESTError
-
-    from ...errors import AwsError
-
-    if isinstance(error, AwsError):
-        return error.code, error.message, error.status
-    if isinstance(error, _RESTError):
-        return error.error_type, error.message, int(error.code)
-    if isinstance(error, ServiceException):
-        return error.code, error.message, _status_of(error.code)
-    return None
-
-
-@functools.lru_cache(maxsize=None)
-def _error_statuses() -> dict[str, int]:
-    import botocore.session
-
-    session = botocore.session.get_session()
-    statuses: dict[str, int] = {}
-    for service in ("iam", "iot", "s3", "lambda", "ec2", "cloudformation", "logs", "sns", "sqs", "dynamodb"):
-        try:
-            model = session.get_service_model(service)
-        except Exception:  # noqa: BLE001 - a service botocore lacks
-            continue
-        for shape in model.error_shapes:
-            status = (shape.metadata.get("error") or {}).get("httpStatusCode")
-            if status:
-                statuses.setdefault(shape.error_code or shape.name, status)
-    return statuses
-
-
-def _status_of(code: str) -> int:
-    return EXTRA_ERROR_STATUSES.get(code) or _error_statuses().get(code, 400)
 
 
 # -- helpers -------------------------------------------------------------------------------------
