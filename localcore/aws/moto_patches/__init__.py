@@ -3,8 +3,9 @@
 moto is the state engine; these patches make it behave like AWS where the lab needs it to:
 certificates issued by the lab's CA (``certificates``), registry events and authorisation-cache
 invalidation after registry changes (``hooks``), CloudFormation resource fixes (``cloudformation``),
-stacks with AWS's lifecycle (``stacks``), IAM as AWS has it (``iam``), Lambda's runtime rules
-(``lambda_runtimes``).
+stacks with AWS's lifecycle (``stacks``, with ``stack_deletions`` and ``stack_failures``), IAM as AWS
+has it (``iam``), Lambda's runtime rules (``lambda_runtimes``). Patches of moto modules the lab does
+not import at start wait for their import (``when_imported``).
 Every patched moto attribute is listed in ``PATCHED``; ``tests/unit/test_moto_patches.py`` fails
 loudly when a moto upgrade renames or removes one.
 """
