@@ -2,7 +2,10 @@
 
 moto is the state engine; these patches make it behave like AWS where the lab needs it to:
 certificates issued by the lab's CA (``certificates``), registry events and authorisation-cache
-invalidation after registry changes (``hooks``), CloudFormation fixes (``cloudformation``).
+invalidation after registry changes (``hooks``), CloudFormation resource fixes (``cloudformation``),
+stacks with AWS's lifecycle (``stacks``, with ``stack_deletions`` and ``stack_failures``), IAM as AWS
+has it (``iam``), Lambda's runtime rules (``lambda_runtimes``). Patches of moto modules the lab does
+not import at start wait for their import (``when_imported``).
 Every patched moto attribute is listed in ``PATCHED``; ``tests/unit/test_moto_patches.py`` fails
 loudly when a moto upgrade renames or removes one.
 """
@@ -11,6 +14,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.abc
+import inspect
+import sys
 from typing import Any, Callable
 
 from moto.core.config import default_user_config
@@ -21,7 +27,10 @@ from ...errors import AwsError
 # (module, class, attribute) of every moto internal the lab relies on.
 PATCHED: list[tuple[str, str, str]] = []
 
-_SUBMODULES = ("validation", "certificates", "hooks", "cloudformation", "lambda_permissions")
+_SUBMODULES = (
+    "validation", "certificates", "hooks", "iam", "cloudformation", "stack_deletions", "stacks",
+    "lambda_permissions", "lambda_runtimes",
+)
 _applied: dict[str, Any] = {}
 
 
@@ -83,8 +92,86 @@ def wrap_around(module: str, cls: str, method: str, around: Callable[..., Any]) 
     _replace(owner, method, make)
 
 
+def wrap_classmethod(module: str, cls: str, method: str, around: Callable[..., Any]) -> None:
+    """Replace moto's classmethod by ``around(original, klass, *args, **kwargs)`` (``original`` bound)."""
+    owner = require(module, cls, method)
+    current = inspect.getattr_static(owner, method)
+    if not isinstance(current, classmethod):
+        raise RuntimeError(f"moto changed: {module}.{cls}.{method} is no longer a classmethod; update localcore/aws/moto_patches.")
+    _originals.setdefault((owner, method), current)
+    function = current.__func__
+
+    def wrapper(klass, *args, **kwargs):
+        return around(function.__get__(klass), klass, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, function)
+    setattr(owner, method, classmethod(wrapper))
+
+
+def wrap_property(module: str, cls: str, name: str, around: Callable[..., Any]) -> None:
+    """Replace moto's read-only property by one answering ``around(original_getter, self)``."""
+    owner = require(module, cls, name)
+    current = inspect.getattr_static(owner, name)
+    if not isinstance(current, property) or current.fget is None:
+        raise RuntimeError(f"moto changed: {module}.{cls}.{name} is no longer a property; update localcore/aws/moto_patches.")
+    _originals.setdefault((owner, name), current)
+    getter = current.fget
+    setattr(owner, name, property(lambda self: around(getter, self), doc=current.__doc__))
+
+
+# Patches waiting for their moto module to be imported: module name -> installers.
+_pending: dict[str, list[Callable[[], None]]] = {}
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs the installers registered for a module right after that module has executed."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        execute = loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            for install in _pending.pop(fullname, []):
+                install()
+
+        loader.exec_module = exec_module
+        return spec
+
+
+_after_import = _AfterImport()
+
+
+def when_imported(module: str, install: Callable[[], None]) -> None:
+    """Run ``install`` once moto's ``module`` is imported: now if it is, else right after its import.
+
+    For patches of heavy moto modules the lab does not import at start: importing
+    ``moto.cloudformation`` imports the models of some 30 services (seconds, on a busy laptop), which
+    the lab then pays on its first CloudFormation request instead of at every start.
+    """
+    if module in sys.modules:
+        install()
+        return
+    _pending.setdefault(module, []).append(install)
+    if _after_import not in sys.meta_path:
+        sys.meta_path.insert(0, _after_import)
+
+
 def reset() -> None:
     """Restore every patched moto method (tests; and before re-applying for another lab)."""
+    _pending.clear()
     for (owner, method), original in _originals.items():
         setattr(owner, method, original)
     _originals.clear()

@@ -13,6 +13,9 @@ Three AWS behaviours moto lacks are fixed here, for every backend:
 * ``delete_thing`` takes the thing out of its thing groups. moto leaves it listed, so a new thing of
   the same name would inherit the memberships (and the groups' policies). No membership events are
   published for this [unconfirmed: AWS does not document events for it].
+* ``delete_thing_group`` removes the group's policy attachments. moto kept them: DeletePolicy then
+  failed with ``DeleteConflictException``, DetachPolicy with the deleted group's ARN could not undo
+  it (``ResourceNotFoundException``), and a new group of the same name (same ARN) inherited them.
 """
 
 from __future__ import annotations
@@ -202,6 +205,8 @@ class RegistryHooks:
         before = _find(backend.describe_thing_group, _argument(original, args, kwargs, "thing_group_name"))
         record = thing_group_record(backend, before) if before is not None else None
         result = original(backend, *args, **kwargs)
+        if before is not None:
+            _detach_all_policies(backend, before.arn)
         if self.ours(backend) and record is not None:  # moto (like AWS) accepts deleting a missing group
             ids = self._membership_ids()
             for key in [key for key in ids if key[0] == record.group.id]:
@@ -298,6 +303,11 @@ def _find(describe: Callable[[str], Any], name: str) -> Any | None:
         return describe(name)
     except IoTClientError:
         return None
+
+
+def _detach_all_policies(backend: Any, target_arn: str) -> None:
+    for key in [key for key in list(backend.principal_policies) if key[0] == target_arn]:
+        backend.principal_policies.pop(key, None)
 
 
 def _leave_groups(backend: Any, thing_arn: str) -> list[Any]:
