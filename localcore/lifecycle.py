@@ -189,7 +189,7 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
                     print(restored["problem"])
                 elif restored.get("found"):
                     counts = ", ".join(f"{k} {v}" for k, v in (restored.get("counts") or {}).items() if v)
-                    print(f"It has everything it held before it stopped ({counts or 'it was empty'}).")
+                    print("It has everything it held before it stopped" + (f" ({counts})." if counts else "."))
             return info
         time.sleep(0.05)
     _terminate(process.pid)

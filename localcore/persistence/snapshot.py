@@ -146,6 +146,12 @@ _DISPATCH.update({
 })
 
 
+def register_reducer(cls: type, reduce: Any) -> None:
+    """Let the module that knows a class say how it is saved (``reduce`` as in `copyreg`): e.g. AWS's
+    managed IAM policies, ~1,600 objects the lab can rebuild from moto's data, saved by name."""
+    _DISPATCH[cls] = reduce
+
+
 def encode(snapshot: Snapshot) -> bytes:
     """The snapshot file's bytes: magic, header line (with the payload's SHA-256), pickle."""
     buffer = io.BytesIO()

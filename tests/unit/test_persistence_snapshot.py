@@ -164,3 +164,22 @@ def test_the_snapshot_file_is_private_to_its_owner(lab, tmp_path):
     path = tmp_path / "s.bin"
     snapshot.write_atomically(path, snapshot.encode(snapshot.capture(lab)))
     assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+
+
+def test_aws_managed_policies_are_saved_by_name_and_come_back_whole(lab):
+    iam = lab.backend("iam")
+    arn = "arn:aws:iam::aws:policy/service-role/AWSIoTLogging"
+    role = iam.create_role(role_name="persist-logging", assume_role_policy_document=json.dumps(
+        {"Version": "2012-10-17", "Statement": []}), path="/", permissions_boundary=None, description="",
+        tags=[], max_session_duration=None)
+    iam.attach_role_policy(arn, role.name)
+    policy = iam.managed_policies[arn]
+    encoded = snapshot.encode(snapshot.capture(lab))
+    assert len(encoded) < 1_000_000, "1,600 AWS policies must not be saved whole"
+    back = snapshot.decode(encoded)
+    restored = back.moto[("moto.iam.models", "iam_backends")][lab.config.account_id]["aws"]
+    again = restored.managed_policies[arn]
+    assert (again.id, again.attachment_count, again.versions[0].document) == (
+        policy.id, policy.attachment_count, policy.versions[0].document)
+    assert restored.roles[role.id].managed_policies[arn] is again  # one object, as before
+    assert len(restored.managed_policies) == len(iam.managed_policies)

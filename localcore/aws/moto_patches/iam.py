@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import pickle
 from typing import Any
 
 from . import require, wrap_around
@@ -103,13 +104,33 @@ def load_aws_managed_policies(backend: Any) -> None:
         backend.managed_policies.setdefault(policy.arn, policy)
 
 
+def aws_managed_policy(name: str, account_id: str, policy_id: str, attachment_count: int) -> Any:
+    """An AWS-managed policy rebuilt from moto's data (what the lab's snapshot keeps of one)."""
+    from moto.iam.models import AWSManagedPolicy
+
+    policy = AWSManagedPolicy.from_data(name, account_id, PARTITION, _aws_managed_policies_data()[name])
+    policy.id, policy.attachment_count = policy_id, attachment_count
+    return policy
+
+
+def _reduce_aws_managed_policy(policy: Any) -> tuple:
+    """AWS's policies cannot change but for their attachments: save the name, not ~2.5 kB of document
+    (they made each snapshot 4 MB; the lab saves after every change)."""
+    if policy.name not in _aws_managed_policies_data():  # not one moto knows: save it whole
+        return object.__reduce_ex__(policy, pickle.HIGHEST_PROTOCOL)
+    return aws_managed_policy, (policy.name, policy.account_id, policy.id, policy.attachment_count)
+
+
 def install(lab: Any) -> None:
-    from moto.iam.models import iam_backends
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    from ...persistence import snapshot
 
     require("moto.iam.models", "AWSManagedPolicy", "from_data")
     for name in ("put_role_policy", "put_user_policy", "put_group_policy", "create_inline_policy"):
         require(MODELS, BACKEND, name)
     inline_policy_validator()
+    snapshot.register_reducer(AWSManagedPolicy, _reduce_aws_managed_policy)
     wrap_around(MODELS, BACKEND, "_init_aws_policies", _init_aws_policies)
     for account in list(iam_backends.values()):
         for backend in list(account.values()):
