@@ -36,6 +36,7 @@ log = logging.getLogger("localcore.persistence")
 MIN_GAP_S = 0.25  # at most four saves a second
 QUIET_TIMEOUT_S = 0.2  # how long a save waits for requests to leave the gate before trying later
 RETRY_S = 0.05  # after a failed attempt to make the lab quiet
+MAX_RETRY_S = 5.0  # saving that fails (a full disk, say) is retried at least this often
 CHILD_TIMEOUT_S = 120.0
 PAUSES_KEPT = 100  # the median pause is over this many saves  # a fork child that takes longer is killed (the next save tries again)
 
@@ -92,7 +93,7 @@ class Saver:
         self._thread.start()
 
     def _run(self) -> None:
-        lab = self.lab
+        lab, failures = self.lab, 0
         while not self._stop.is_set():
             lab.state_changed.wait()
             if self._stop.is_set():
@@ -103,9 +104,12 @@ class Saver:
             lab.state_changed.clear()
             if lab.revision == self.status.saved_revision:
                 continue
-            if not self.save():
-                lab.state_changed.set()  # try again after the gap
-                self._stop.wait(RETRY_S)
+            if self.save():
+                failures = 0
+                continue
+            lab.state_changed.set()  # try again: soon after a busy moment, later after each failure
+            failures = failures + 1 if self.status.error else 0
+            self._stop.wait(min(MAX_RETRY_S, RETRY_S * 2 ** failures))
 
     def stop(self, final_save: bool = True) -> None:
         """Stop the thread; with ``final_save``, write what changed since the last save (inline)."""
@@ -151,7 +155,7 @@ class Saver:
                     snapshot.write_atomically(self.path, data)
                     size = len(data)
             except Exception as error:  # noqa: BLE001
-                self._failed(f"writing {self.path} failed: {error}")
+                self._failed(f"saving to {self.path} failed: {error}")
                 return False
             status = self.status
             status.saved_at, status.saved_revision, status.bytes = taken_at, revision, size
