@@ -29,6 +29,7 @@ MODULES = (
     "jobs",
     "logs_filter",
     "policies",
+    "authorization",
 )
 
 
