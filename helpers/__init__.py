@@ -14,7 +14,8 @@ removal), `ui` (tables, forms, self-checks), `secrets` (0600 files).
 from .certs import DeviceFiles, key_pem, make_csr, new_key, save_device
 from .console import MqttConsole
 from .device import ConnectionRefused, Device, Message, PublishRefused, SubscribeRefused
-from .ui import SelfCheck, form, instructor_note, solution, table
+from .selfcheck import SelfCheck
+from .ui import form, instructor_note, solution, table
 from .workshop import Workshop, WorkshopError, connect
 
 __all__ = [

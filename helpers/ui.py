@@ -1,4 +1,4 @@
-"""Notebook furniture: tables, parameter forms, self-checks, solutions, instructor notes, progress.
+"""Notebook furniture: tables, parameter forms, solutions, instructor notes, progress.
 
 Everything here renders as HTML (``_repr_html_``) and as plain text (``repr``), so it works in CI
 (nbval), in a terminal and in JupyterLab alike. ipywidgets are used only inside a running kernel,
@@ -99,59 +99,6 @@ def table(data: Any, title: str | None = None) -> Table:
             width = max((len(r) for r in items), default=0)
             header, rows = [str(i) for i in range(width)], [list(r) for r in items]
     return Table(header, rows, title)
-
-
-# ------------------------------------------------------------------------------------ self-checks
-
-
-@dataclass
-class Check:
-    label: str
-    passed: bool
-    detail: str = ""
-
-
-class SelfCheck:
-    """``check = SelfCheck("Chapter 01"); check.expect("thing exists", ...); check.done()``.
-
-    `expect` takes a bool or a callable returning one; a callable that raises counts as failed,
-    with the error as the detail. `done` shows ✓/✗ and raises AssertionError listing any failure.
-    """
-
-    def __init__(self, title: str) -> None:
-        self.title = title
-        self.checks: list[Check] = []
-
-    def expect(self, label: str, outcome: bool | Callable[[], Any], detail: str = "") -> bool:
-        try:
-            passed = bool(outcome() if callable(outcome) else outcome)
-        except Exception as error:  # noqa: BLE001 - a check that cannot run has failed
-            passed, detail = False, f"{type(error).__name__}: {error}"
-        self.checks.append(Check(label, passed, detail))
-        return passed
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
-
-    def table(self) -> Table:
-        rows = [["✓" if c.passed else "✗", c.label, c.detail] for c in self.checks]
-        passed = len(self.checks) - len(self.failures)
-        return Table(["", "check", "detail"], rows, f"{self.title}: {passed}/{len(self.checks)} passed")
-
-    def done(self) -> None:
-        show(self.table())
-        if not self.checks:
-            raise AssertionError(f"{self.title}: no checks were made.")
-        if self.failures:
-            listed = "; ".join(c.label + (f" ({c.detail})" if c.detail else "") for c in self.failures)
-            raise AssertionError(f"{self.title}: {len(self.failures)} check(s) failed: {listed}")
-
-    def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
-
-    def __repr__(self) -> str:
-        return repr(self.table())
 
 
 # ------------------------------------------------------------------------- solutions and notes
@@ -451,7 +398,7 @@ def progress(total: int, description: str = "") -> Progress:
 
 
 __all__ = [
-    "Table", "table", "SelfCheck", "Solution", "solution", "InstructorNote", "instructor_note",
+    "Table", "table", "Solution", "solution", "InstructorNote", "instructor_note",
     "Text", "Integer", "Choice", "Flag", "THING_NAME", "DEVICE_COUNT", "validate", "Form", "form",
     "Panel", "Progress", "progress", "in_kernel", "widgets_available", "show",
 ]

@@ -7,6 +7,7 @@ the chapter's outcome does not hold. The kernels inherit the environment that po
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -50,3 +51,54 @@ def localcore(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 def check(result: subprocess.CompletedProcess) -> None:
     assert result.returncode == 0, f"nbval failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+
+
+# -- exercises -------------------------------------------------------------------------------------
+# A "Your turn" exercise is a code cell whose metadata names it ({"exercise": "01-button"}); it is
+# stored with comments only. Its solution is notebooks/solutions/<name>.py; tests/notebooks/alternatives/
+# holds other correct solutions, written differently, that the self-checks must accept too.
+SOLUTIONS = ROOT / "notebooks" / "solutions"
+ALTERNATIVES = ROOT / "tests" / "notebooks" / "alternatives"
+EXPECT_ENV = "WORKSHOP_EXPECT_EXERCISES"  # helpers.selfcheck.EXPECT_ENV
+
+
+def exercises(notebook: Path) -> list[str]:
+    """The names of the notebook's exercise cells, in order."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return [c["metadata"]["exercise"] for c in cells if c["cell_type"] == "code" and c["metadata"].get("exercise")]
+
+
+def solution_code(name: str, *, otherwise: bool = False) -> str:
+    """The solution of exercise ``name`` (``otherwise``: the alternative in tests, when there is one)."""
+    alternative = ALTERNATIVES / f"{name}.py"
+    return (alternative if otherwise and alternative.is_file() else SOLUTIONS / f"{name}.py").read_text()
+
+
+def with_solutions(notebooks: list[Path], folder: Path, *, otherwise: bool = False) -> list[Path]:
+    """Copies of ``notebooks`` in ``folder`` whose exercise cells hold their solutions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for notebook in notebooks:
+        document = json.loads(notebook.read_text())
+        for cell in document["cells"]:
+            name = cell["metadata"].get("exercise") if cell["cell_type"] == "code" else None
+            if name:
+                cell["source"] = solution_code(name, otherwise=otherwise)
+        copy = folder / notebook.name
+        copy.write_text(json.dumps(document, indent=1))
+        copies.append(copy)
+    return copies
+
+
+# The three ways CI runs the chapters: as stored (Run All: exercises not done), with the solutions in
+# place (all done), and with other correct solutions where tests hold one (all done).
+WAYS = ("as stored", "solved", "solved otherwise")
+
+
+def prepared(notebooks: list[Path], way: str, folder: Path, env: dict[str, str]) -> list[Path]:
+    """The notebooks to run for ``way``, and ``env`` told what the self-checks must find."""
+    if way == "as stored":
+        env[EXPECT_ENV] = "not done"
+        return notebooks
+    env[EXPECT_ENV] = "done"
+    return with_solutions(notebooks, folder / way.replace(" ", "-"), otherwise=way == "solved otherwise")

@@ -8,48 +8,6 @@ import pytest
 from helpers import ui
 
 
-# -- SelfCheck ---------------------------------------------------------------------------------
-
-
-def test_a_self_check_that_passes_shows_ticks_and_does_not_raise(capsys):
-    check = ui.SelfCheck("Chapter 01")
-    check.expect("thing exists", True)
-    check.expect("certificate is active", lambda: "ACTIVE" == "ACTIVE")
-
-    check.done()
-
-    out = capsys.readouterr().out
-    assert "Chapter 01: 2/2 passed" in out and out.count("✓") == 2 and "✗" not in out
-
-
-def test_a_self_check_with_failures_raises_listing_each_failure():
-    check = ui.SelfCheck("Chapter 03")
-    check.expect("20 things", False)
-    check.expect("reports downloaded", True)
-    check.expect("no errors", lambda: 1 / 0)
-
-    with pytest.raises(AssertionError) as caught:
-        check.done()
-
-    message = str(caught.value)
-    assert "2 check(s) failed" in message and "20 things" in message
-    assert "no errors (ZeroDivisionError: division by zero)" in message
-    assert "reports downloaded" not in message
-
-
-def test_a_self_check_without_checks_fails():
-    with pytest.raises(AssertionError, match="no checks were made"):
-        ui.SelfCheck("Empty").done()
-
-
-def test_expect_returns_the_outcome_and_the_html_marks_it():
-    check = ui.SelfCheck("C")
-    assert check.expect("yes", 1) is True and check.expect("no", []) is False
-
-    page = check._repr_html_()
-    assert "✓" in page and "✗" in page and "C: 1/2 passed" in page
-
-
 # -- form validation ---------------------------------------------------------------------------
 
 
