@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
 
-from helpers.checks import button_policy_problem, certificates_of
-from test_helpers_lab import connect_to
+from helpers.checks import (button_policy_problem, certificates_of, child_group_member_problem,
+                            group_of_exactly_problem, seen_online_problem, watched_device_problem)
+from helpers.device import Device
+from test_helpers_lab import connect_to, provision
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +55,163 @@ def test_the_button_exercise_is_done_only_when_the_policy_is_right(ws, statement
 def test_a_missing_button_says_so(ws):
     assert "does not exist yet" in button_policy_problem(ws, "no-such-button", "iotbutton/x", "iot/ws")
     assert certificates_of(ws, "no-such-button") == []
+
+
+# -- chapter 07: a group of exactly the comfortable rooms; sensors the index has seen online --------
+
+
+def things(ws, count: int) -> list[str]:
+    prefix = f"room{uuid.uuid4().hex[:6]}-"
+    names = [f"{prefix}{n}" for n in range(1, count + 1)]
+    for name in names:
+        ws.iot.create_thing(thingName=name)
+    return names
+
+
+def group_holding(ws, names) -> str:
+    group = f"comfy-{uuid.uuid4().hex[:6]}"
+    ws.iot.create_thing_group(thingGroupName=group)
+    for name in names:
+        ws.iot.add_thing_to_thing_group(thingGroupName=group, thingName=name)
+    return group
+
+
+def test_a_group_of_exactly_the_wanted_things_is_found_whatever_its_name(ws):
+    a, b, c = things(ws, 3)
+    assert "no thing group holds" in group_of_exactly_problem(ws, {a, b}, "rooms")
+    group_holding(ws, [a, b, c])  # too many
+    problem = group_of_exactly_problem(ws, {a, b}, "rooms")
+    assert "also holds 1 other" in problem and c in problem
+    group_holding(ws, [a])  # too few
+    assert group_of_exactly_problem(ws, {a, b}, "rooms") != ""
+    group_holding(ws, [b, a])
+    assert group_of_exactly_problem(ws, {a, b}, "rooms") == ""
+    assert "nothing to put in a group" in group_of_exactly_problem(ws, set(), "rooms")
+
+
+def test_sensors_count_as_seen_online_once_their_connections_reached_the_index(ws):
+    ws.iot.update_indexing_configuration(thingIndexingConfiguration={
+        "thingIndexingMode": "REGISTRY_AND_SHADOW", "thingConnectivityIndexingMode": "STATUS"})
+    prefix = f"sensor{uuid.uuid4().hex[:6]}-"
+    names = [f"{prefix}{n}" for n in range(1, 5)]
+    for name in names:
+        provision(ws, name, [("iot:Connect", f"client/{name}")])
+    assert "seen 0 of the 4" in seen_online_problem(ws, f"thingName:{prefix}*", 3)
+    for name in names[:3]:
+        with Device.from_workshop(ws, name):
+            pass  # connected, then disconnected: the index keeps the time of the last event
+    assert seen_online_problem(ws, f"thingName:{prefix}*", 3) == ""
+    assert "seen 3 of the 4" in seen_online_problem(ws, f"thingName:{prefix}*", 4)
+
+
+# -- chapter 08: a newcomer in a group below the building, allowed by the inherited policy ------------
+
+
+@pytest.fixture(scope="module")
+def building(ws):
+    """A parent group whose policy lets each member connect as itself and publish on its own topic,
+    a child group below it, and a group outside it without a policy."""
+    parent = f"building-{uuid.uuid4().hex[:6]}"
+    arn = f"arn:aws:iot:{ws.region}:{ws.account_id}"
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{arn}:client/${{iot:ClientId}}"},
+        {"Effect": "Allow", "Action": "iot:Publish", "Resource": f"{arn}:topic/b/${{iot:ClientId}}"}]}
+    ws.iot.create_policy(policyName=f"{parent}-p", policyDocument=json.dumps(document))
+    parent_arn = ws.iot.create_thing_group(thingGroupName=parent)["thingGroupArn"]
+    ws.iot.attach_policy(policyName=f"{parent}-p", target=parent_arn)
+    ws.iot.create_thing_group(thingGroupName=f"{parent}-floor", parentGroupName=parent)
+    ws.iot.create_thing_group(thingGroupName=f"{parent}-shed")
+    return parent
+
+
+def newcomer(ws, groups, *, own_policy=False, active=True) -> str:
+    name = f"newcomer-{uuid.uuid4().hex[:6]}"
+    ws.iot.create_thing(thingName=name)
+    certificate = ws.iot.create_keys_and_certificate(setAsActive=active)
+    ws.iot.attach_thing_principal(thingName=name, principal=certificate["certificateArn"])
+    if own_policy:
+        arn = f"arn:aws:iot:{ws.region}:{ws.account_id}"
+        ws.iot.create_policy(policyName=f"{name}-own", policyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish"], "Resource": f"{arn}:*"}]}))
+        ws.iot.attach_policy(policyName=f"{name}-own", target=certificate["certificateArn"])
+    for group in groups:
+        ws.iot.add_thing_to_thing_group(thingGroupName=group, thingName=name)
+    return name
+
+
+@pytest.mark.parametrize("groups, own_policy, active, expected", [
+    (["{parent}-floor"], False, True, ""),
+    (["{parent}"], False, True, "itself"),
+    (["{parent}-floor", "{parent}"], False, True, "itself"),
+    ([], False, True, "in no group below"),
+    (["{parent}-shed"], False, True, "in no group below"),
+    (["{parent}-floor"], True, True, "policy of its own"),
+    (["{parent}-floor"], False, False, "ACTIVE"),
+])
+def test_the_newcomer_exercise_is_done_only_in_a_group_below_the_building(ws, building, groups, own_policy,
+                                                                           active, expected):
+    name = newcomer(ws, [g.format(parent=building) for g in groups], own_policy=own_policy, active=active)
+    problem = child_group_member_problem(ws, name, building, f"b/{name}")
+    assert (problem == "") if expected == "" else (expected in problem), problem
+
+
+def test_the_inherited_policy_must_allow_the_newcomer_topic(ws, building):
+    name = newcomer(ws, [f"{building}-floor"])
+    assert "do not let it" in child_group_member_problem(ws, name, building, f"elsewhere/{name}")
+    assert "does not exist yet" in child_group_member_problem(ws, "no-such-newcomer", building, "b/x")
+
+
+# -- chapter 09: a device with a log level of its own, and its allowed publish in the log --------------
+
+ROLE = "arn:aws:iam::123456789012:role/iot-dm-logging"
+LOG_WAIT_S = 15.0
+
+
+@pytest.fixture
+def warn_logging(ws):
+    """v2 logging at WARN (as chapter 00 leaves it); afterwards all logs disabled, so other tests write none."""
+    ws.iot.set_v2_logging_options(roleArn=ROLE, defaultLogLevel="WARN", disableAllLogs=False)
+    yield
+    ws.iot.set_v2_logging_options(roleArn=ROLE, defaultLogLevel="WARN", disableAllLogs=True)
+
+
+def publisher(ws) -> tuple[str, str]:
+    name = f"outsider-{uuid.uuid4().hex[:6]}"
+    _files, certificate_id = provision(ws, name, [("iot:Connect", f"client/{name}"), ("iot:Publish", f"topic/t/{name}")])
+    return name, certificate_id
+
+
+def publish(ws, name: str) -> None:
+    with Device.from_workshop(ws, name) as device:
+        device.publish(f"t/{name}", {"temperature": 21})
+
+
+def eventually_done(ws, name: str, since: int) -> str:
+    """The check's answer once it is "" or after LOG_WAIT_S (the lab writes its entries in the background)."""
+    deadline = time.monotonic() + LOG_WAIT_S
+    while (problem := watched_device_problem(ws, name, since)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return problem
+
+
+def test_the_watched_device_needs_its_own_level_and_a_logged_publish(ws, warn_logging):
+    since = int(time.time() * 1000) - 1000
+    name, _certificate_id = publisher(ws)
+    assert "no log level of its own" in watched_device_problem(ws, name, since)
+    publish(ws, name)  # at WARN: its success is never written
+    ws.iot.set_v2_logging_level(logTarget={"targetType": "CLIENT_ID", "targetName": name}, logLevel="WARN")
+    assert "successes are written at INFO or DEBUG" in watched_device_problem(ws, name, since)
+    ws.iot.set_v2_logging_level(logTarget={"targetType": "CLIENT_ID", "targetName": name}, logLevel="INFO")
+    assert "no allowed publish" in watched_device_problem(ws, name, since)  # what was not written stays unwritten
+    publish(ws, name)
+    assert eventually_done(ws, name, since) == ""
+    ws.iot.delete_v2_logging_level(targetType="CLIENT_ID", targetName=name)
+
+
+def test_a_level_for_the_certificate_counts_as_its_own(ws, warn_logging):
+    since = int(time.time() * 1000) - 1000
+    name, certificate_id = publisher(ws)
+    ws.iot.set_v2_logging_level(logTarget={"targetType": "PRINCIPAL_ID", "targetName": certificate_id}, logLevel="DEBUG")
+    publish(ws, name)
+    assert eventually_done(ws, name, since) == ""
+    ws.iot.delete_v2_logging_level(targetType="PRINCIPAL_ID", targetName=certificate_id)
