@@ -16,6 +16,9 @@ from typing import Any, Callable, Iterable
 
 from botocore.exceptions import ClientError
 
+from .certs import certificate_id, read_device
+from .provisioning import fetch_report, report_links, result_rows
+
 # TestAuthorization's action types and the resource kind each applies to.
 RESOURCE_KINDS = {"CONNECT": "client", "PUBLISH": "topic", "SUBSCRIBE": "topicfilter", "RECEIVE": "topic"}
 
@@ -224,3 +227,73 @@ def strict_logging_role_problem(ws: Any, name_prefix: str) -> str:
                 f"no role {yours}limits it with aws:SourceAccount or aws:SourceArn yet")
     return f"no role {yours}lets AWS IoT assume it yet"
 
+
+# ------------------------------------------------------- chapter 02: a device provisioned from a template
+
+
+def provisioned_device_problem(ws: Any, thing: str, attributes: dict[str, str], topic: str) -> str:
+    """Chapter 02's exercise: ``thing`` exists with ``attributes``; the certificate saved for it in the
+    work folder (`save_device`) is an ACTIVE certificate of the thing that may connect as ``thing`` and
+    publish to ``topic``: everything a device needs to publish as itself."""
+    try:
+        described = ws.iot.describe_thing(thingName=thing)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return f"{thing} does not exist yet"
+        raise
+    actual = described.get("attributes", {})
+    wrong = {k: actual.get(k) for k, v in attributes.items() if actual.get(k) != v}
+    if wrong:
+        wanted = ", ".join(f"{k}={v}" for k, v in attributes.items())
+        return (f"{thing} has {', '.join(f'{k}={v}' for k, v in wrong.items())}; wanted: {wanted} "
+                f"(register_thing leaves an existing thing as it is: remove it and provision it again)")
+    files = read_device(ws, thing)
+    if files is None:
+        return f"no certificate and key of {thing} are saved in the work folder (save_device)"
+    saved_id = certificate_id(files.cert.read_text())
+    attached = [arn for arn in certificates_of(ws, thing) if arn.rsplit("/", 1)[1] == saved_id]
+    if not attached:
+        return f"the certificate saved for {thing} is not attached to {thing} (an older one?)"
+    saved = attached[0]
+    if not is_active(ws, saved):
+        return f"the certificate saved for {thing} is not ACTIVE"
+    if not (allows(ws, saved, thing, "CONNECT", thing) and allows(ws, saved, thing, "PUBLISH", topic)):
+        return f"no policy lets the certificate saved for {thing} connect as {thing} and publish to {topic}"
+    return ""
+
+
+# ------------------------------------------------------------ chapter 03: a bulk task with a broken line
+
+
+def registration_task_reports(ws: Any, task_id: str) -> tuple[list[dict], list[dict]]:
+    """The RESULTS and ERRORS lines of a thing registration task, parsed (each from every report link)."""
+    return ([line for url in report_links(ws, task_id, "RESULTS") for line in fetch_report(url)],
+            [line for url in report_links(ws, task_id, "ERRORS") for line in fetch_report(url)])
+
+
+def broken_line_task_problem(ws: Any, bucket: str, good_things: list[str]) -> str:
+    """Chapter 03's exercise: a completed thing registration task, with its input file in ``bucket``,
+    provisioned every thing of ``good_things`` and reported at least one line in its ERRORS report."""
+    task_ids: list[str] = []
+    token = None
+    while True:
+        page = ws.iot.list_thing_registration_tasks(status="Completed", **({"nextToken": token} if token else {}))
+        task_ids += page.get("taskIds", [])
+        token = page.get("nextToken")
+        if not token:
+            break
+    without_errors = False
+    for task_id in task_ids:
+        task = ws.iot.describe_thing_registration_task(taskId=task_id)
+        if task.get("inputFileBucket") != bucket or task.get("successCount", 0) < len(good_things):
+            continue
+        results, errors = registration_task_reports(ws, task_id)
+        if not set(good_things) <= {row["thing_name"] for row in result_rows(results)}:
+            continue
+        if errors:
+            return ""
+        without_errors = True
+    names = " and ".join(good_things)
+    if without_errors:
+        return f"a task provisioned {names}, but no line failed: add a broken line and run a task again"
+    return f"no completed registration task with its input in s3://{bucket} has provisioned {names} yet"
