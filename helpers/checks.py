@@ -131,6 +131,15 @@ def _condition_holds(operator: str, tests: Any, context: dict[str, str]) -> bool
     return True
 
 
+def _names(statement: dict, element: str, value: str, *, ignore_case: bool = False) -> bool:
+    """Does ``Action`` (or ``Resource``) name ``value``, or ``NotAction`` (``NotResource``) leave it out?"""
+    if element in statement:
+        return any(_wildcard(p, value, ignore_case=ignore_case) for p in _listed(statement[element]))
+    if "Not" + element in statement:
+        return not any(_wildcard(p, value, ignore_case=ignore_case) for p in _listed(statement["Not" + element]))
+    return False
+
+
 def _statement_applies(statement: dict, action: str, context: dict[str, str], *, principal: str | None = None,
                        resource: str | None = None) -> bool:
     if principal is not None:  # a trust policy: who may assume
@@ -138,20 +147,13 @@ def _statement_applies(statement: dict, action: str, context: dict[str, str], *,
         if not (who == "*" or (isinstance(who, dict) and (principal in _listed(who.get("Service"))
                                                           or "*" in _listed(who.get("AWS"))))):
             return False
-    if "Action" in statement:
-        if not any(_wildcard(p, action, ignore_case=True) for p in _listed(statement["Action"])):
-            return False
-    elif not ("NotAction" in statement
-              and not any(_wildcard(p, action, ignore_case=True) for p in _listed(statement["NotAction"]))):
+    if not _names(statement, "Action", action, ignore_case=True):
         return False
-    if resource is not None:
-        if "Resource" in statement:
-            if not any(_wildcard(p, resource) for p in _listed(statement["Resource"])):
-                return False
-        elif not ("NotResource" in statement and not any(_wildcard(p, resource) for p in _listed(statement["NotResource"]))):
-            return False
+    if resource is not None and not _names(statement, "Resource", resource):
+        return False
     conditions = statement.get("Condition") or {}
-    return isinstance(conditions, dict) and all(_condition_holds(op, tests, context) for op, tests in conditions.items())
+    return isinstance(conditions, dict) and all(_condition_holds(op, tests, context)
+                                                for op, tests in conditions.items())
 
 
 def _decide(documents: Iterable[Any], action: str, context: dict[str, str], **match: Any) -> bool:
