@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from . import waits
 from .device import Device, Message
 
 OPERATION = "sys-info"
@@ -470,21 +471,22 @@ class JobAgent:
 # ------------------------------------------------------------------------- following a job
 
 
-def follow_job(ws: Any, job_id: str, timeout: float = 60.0, interval: float | None = None) -> Any:
+def follow_job(ws: Any, job_id: str, timeout: float | None = None, interval: float | None = None) -> Any:
     """Poll ``list_job_executions_for_job`` until every execution of the job is terminal.
 
     Returns one row per status change seen: time, thing, status, versionNumber, statusDetails
-    (read with ``describe_job_execution`` when the change is seen). Raises TimeoutError with the
-    rows so far when the job does not finish in time.
+    (read with ``describe_job_execution`` when the change is seen). The wait is sized to the backend
+    (`helpers.waits.JOB`) unless ``timeout`` is given, says what it awaits after a few seconds, and
+    raises `helpers.waits.WaitTimedOut` (a TimeoutError) with the statuses seen and a hint.
     """
     import pandas as pd
 
     interval = max(interval if interval is not None else POLL_INTERVAL_S.get(ws.backend, 1.0), 0.2)
     rows: list[dict[str, Any]] = []
     last: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
     columns = ["time", "thing", "status", "versionNumber", "statusDetails"]
-    while True:
+
+    def look() -> bool:
         pages = ws.iot.get_paginator("list_job_executions_for_job").paginate(jobId=job_id)
         summaries = [s for page in pages for s in page.get("executionSummaries", [])]
         for summary in summaries:
@@ -496,12 +498,18 @@ def follow_job(ws: Any, job_id: str, timeout: float = 60.0, interval: float | No
                 rows.append({"time": datetime.now(), "thing": thing, "status": execution["status"],
                              "versionNumber": execution.get("versionNumber"),
                              "statusDetails": (execution.get("statusDetails") or {}).get("detailsMap", {})})
-        if summaries and all(status in TERMINAL for status in last.values()):
-            return pd.DataFrame(rows, columns=columns)
-        if time.monotonic() > deadline:
-            seen = ", ".join(f"{thing}: {status}" for thing, status in last.items()) or "no executions"
-            raise TimeoutError(f"Job {job_id} has not finished after {timeout:g} s ({seen}). Is the agent running?")
-        time.sleep(interval)
+        return bool(summaries) and all(status in TERMINAL for status in last.values())
+
+    def seen(_finished: bool) -> str:
+        return ", ".join(f"{thing}: {status}" for thing, status in last.items()) or "no executions"
+
+    waits.wait_until(
+        look, what=f"job {job_id} to finish", timeout=timeout, budget=waits.JOB, backend=waits.backend_of(ws),
+        interval=interval, describe=seen,
+        hint="A QUEUED execution waits for its device: is the job agent running (agent.start())? "
+             "What it did: agent.log_df().",
+    )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def cancel_pending_executions(ws: Any, thing_name: str) -> list[str]:

@@ -397,6 +397,58 @@ def progress(total: int, description: str = "") -> Progress:
     return Progress(total, description)
 
 
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    colour: str = "#555"
+
+    def _repr_html_(self) -> str:
+        return f"<span style='color:{self.colour}'>{html.escape(self.text)}</span>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class StatusLine:
+    """One line a long wait rewrites in place: a display handle in a kernel (its last text stays in
+    the saved notebook), elsewhere printed when it first appears and when it ends.
+
+    ``out`` (a callable taking the text) replaces both, for tests.
+    """
+
+    def __init__(self, out: Callable[[str], None] | None = None) -> None:
+        self.out = out
+        self.text = ""
+        self._handle: Any = None
+
+    def update(self, text: str, colour: str = "#555") -> None:
+        first = not self.text
+        self.text = text
+        if self.out is not None:
+            self.out(text)
+        elif in_kernel():
+            from IPython.display import display
+
+            if self._handle is None:
+                self._handle = display(_Line(text, colour), display_id=True)
+            else:
+                self._handle.update(_Line(text, colour))
+        elif first:
+            print(text)
+
+    def done(self, text: str) -> None:
+        self._last(text, "#1b7f3b")
+
+    def fail(self, text: str) -> None:
+        self._last(text, "#b00020")
+
+    def _last(self, text: str, colour: str) -> None:
+        shown = bool(self.text)
+        self.update(text, colour)
+        if shown and self.out is None and not in_kernel():
+            print(text)
+
+
 __all__ = [
     "Table", "table", "Solution", "solution", "InstructorNote", "instructor_note",
     "Text", "Integer", "Choice", "Flag", "THING_NAME", "DEVICE_COUNT", "validate", "Form", "form",
