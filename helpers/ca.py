@@ -238,7 +238,9 @@ def wait_for_provisioning(ws: Any, certificate_id: str, timeout: float | None = 
         budget=waits.PROVISIONING, backend=waits.backend_of(ws), interval=poll_interval(ws),
         describe=lambda _none: where(),
         hint="JITP/JITR start when the device connects with its certificate and its CA's (chain_pem); "
-             "the CA needs auto-registration ENABLE.",
+             "the CA needs auto-registration ENABLE. Still PENDING_ACTIVATION: the JITP template failed ("
+             + ("the lab's log, work/lab/lab.log, says why)" if getattr(ws, "backend", "") == "local" else
+                "AWS counts it in CloudWatch's device provisioning metrics)") + ", or JITR's function did not activate it.",
     )
 
 

@@ -321,28 +321,44 @@ class JobAgent:
         with self._cond:
             return self._outcomes.get(job_id)
 
-    def wait_for_job(self, job_id: str, status: str = "SUCCEEDED", timeout: float = 30.0) -> dict[str, Any]:
+    def wait_for_job(self, job_id: str, status: str = "SUCCEEDED", timeout: float | None = None) -> dict[str, Any]:
         """Wait until the service confirmed ``status`` for the job; return that log entry.
 
-        Raises JobAgentError when the job ended otherwise, TimeoutError (with the agent's last log
-        entries) when nothing ended in time.
+        Raises JobAgentError when the job ended otherwise, `helpers.waits.WaitTimedOut` (a
+        TimeoutError, with the agent's last log entries) when nothing ended in time. The wait is
+        sized to the backend (`helpers.waits.JOB`) unless ``timeout`` is given, and says what it
+        awaits after a few seconds.
         """
+        backend = "local" if getattr(self.device, "local", False) else waits.backend_of()
+        timeout = waits.JOB.seconds(backend) if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                outcome = self._outcomes.get(job_id)
-                if outcome is not None and outcome[0] == status:
-                    return next(row for row in reversed(self._log) if row["job id"] == job_id)
-                if outcome is not None and outcome[0] != "IN_PROGRESS":
-                    raise JobAgentError(f"Job {job_id} ended {outcome[0]} ({outcome[1]}), not {status}.")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            recent = "\n".join(f"  {r['event']:<10} {r['job id']:<20} {r['details']}" for r in self._log[-8:])
-        running = "" if self.running else " The agent is not running: call start()."
-        raise TimeoutError(f"Job {job_id} did not reach {status} within {timeout:g} s.{running} "
-                           f"The agent's last entries:\n{recent or '  (none)'}")
+
+        def look() -> dict[str, Any] | None:  # sleeps on the agent's condition up to a second: no polling
+            with self._cond:
+                while True:
+                    outcome = self._outcomes.get(job_id)
+                    if outcome is not None and outcome[0] == status:
+                        return next(row for row in reversed(self._log) if row["job id"] == job_id)
+                    if outcome is not None and outcome[0] != "IN_PROGRESS":
+                        raise JobAgentError(f"Job {job_id} ended {outcome[0]} ({outcome[1]}), not {status}.")
+                    left = min(1.0, deadline - time.monotonic())
+                    if left <= 0:
+                        return None
+                    self._cond.wait(left)
+
+        def where(_none: Any) -> str:
+            outcome = self.outcome(job_id)
+            return f"the agent has it {outcome[0]}" if outcome else "the agent has not started it"
+
+        try:
+            return waits.wait_until(look, lambda row: row is not None, what=f"job {job_id} to be {status}",
+                                    timeout=timeout, interval=0, describe=where)
+        except waits.WaitTimedOut:
+            with self._cond:
+                recent = "\n".join(f"  {r['event']:<10} {r['job id']:<20} {r['details']}" for r in self._log[-8:])
+            running = "" if self.running else " The agent is not running: call start()."
+            raise waits.WaitTimedOut(f"Job {job_id} did not reach {status} within {timeout:g} s.{running} "
+                                     f"The agent's last entries:\n{recent or '  (none)'}") from None
 
     # -- the background thread
 

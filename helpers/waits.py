@@ -49,7 +49,7 @@ LOG_ENTRIES = Budget(10, 300, "AWS IoT's log entries reach CloudWatch Logs withi
 INDEX_BUILD = Budget(15, 900, "AWS builds a new index in a minute or more, a large fleet's in several")
 INDEX_UPDATE = Budget(15, 300, "updates reach AWS's fleet index within seconds to a minute")
 JOB = Budget(30, 120, "a job reaches a connected device within seconds")
-PROVISIONING = Budget(20, 60, "JITP and JITR finish within seconds once the device has connected")
+PROVISIONING = Budget(30, 60, "JITP and JITR finish within seconds once the device has connected")
 BULK_TASK = Budget(900, 1800, "AWS runs a registration task of a few devices in a minute or two")
 THING_TYPE_DEPRECATION = Budget(10, 330, "AWS deletes a deprecated thing type only 5 minutes after deprecating it")
 
