@@ -628,6 +628,10 @@ class Device:
 
     def _require_connection(self, what: str) -> mqtt.Client:
         client = self._client
+        if client is not None and not self.connected and self._connack == 0:  # it was connected: lost
+            self._raise_if_gone()
+            raise NotConnected("not_connected", f"{self.name}'s connection closed (the server closed it, or the "
+                                                f"network dropped); call connect() again before {what}.")
         if client is None or not self.connected:
             raise NotConnected("not_connected", f"{self.name} is not connected; call connect() before {what}.")
         return client

@@ -188,3 +188,25 @@ def test_client_id_defaults_to_the_device_name_and_repr_shows_no_secrets(identit
 
     assert device.client_id == "dev"
     assert repr(device) == "Device('dev', client_id='dev', localhost:8883, not connected)"
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [(PublishRefused("not_authorised", "x"), "refused by the policy"),
+     (ConnectionRefused("client_id_not_authorised", "x"), "connection refused by the policy (iot:Connect)"),
+     (ConnectionRefused("certificate_unknown", "x"), "connection refused: unknown certificate"),
+     (ConnectionRefused("auto_registration_off", "x"), "connection refused: CA auto-registration off"),
+     (ConnectionRefused("auto_registration", "x"), "connection closed: certificate just auto-registered"),
+     (EndpointUnreachable("unreachable", "x"), "nothing answers (is the lab running?)")],
+    ids=["publish-policy", "connect-policy", "unknown-certificate", "auto-registration-off", "jitp-first", "unreachable"],
+)
+def test_each_error_has_a_few_words_for_an_outcome_table(error, kind):
+    assert error.kind == kind
+
+
+def test_a_device_that_lost_the_lab_says_so_on_its_next_publish(identity):
+    device = Device("dev", identity.cert, identity.key, "127.0.0.1", closed_port(), identity.ca, local=True)
+    device._client, device._connack, device._closed = object(), 0, True  # connected once, then the lab stopped
+
+    with pytest.raises(EndpointUnreachable, match="make lab"):
+        device.publish("iot/ws", {"a": 1})
