@@ -22,7 +22,7 @@ from typing import Any
 from botocore import exceptions as boto
 
 RED, RESET = "\x1b[1;31m", "\x1b[0m"
-LAB_START = "`make lab` in a terminal in the kit's folder, or `connect()` in a cell"
+LAB_START = "`make lab` in a terminal in the kit's folder; in JupyterLab: File > New > Terminal"
 
 
 class Explained(Exception):

@@ -63,7 +63,7 @@ def test_aws_own_answers_are_left_alone():
 
 @pytest.mark.parametrize(
     ("backend", "words"),
-    [("local", ["ws.iot.list_things", "lab does not answer", "make lab", "connect()", "What you made is kept"]),
+    [("local", ["ws.iot.list_things", "lab does not answer", "make lab", "New > Terminal", "What you made is kept"]),
      ("aws", ["ws.iot.list_things", "AWS cannot be reached", "AWS_DEFAULT_REGION"])],
     ids=["local", "aws"],
 )
