@@ -3,9 +3,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+INSTALL_LOG := $(VENV)/install.log
 NOTEBOOK_PORT ?= 8888
+JUPYTER ?= $(BIN)/jupyter
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# JupyterLab saves the widgets' state (the MQTT console's last table, the forms) with the notebook,
+# so a saved notebook shows what they showed.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+LAB_OVERRIDES := {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}
 
 .PHONY: workshop test lab stop status bench clean-work help
 
@@ -15,15 +21,37 @@ help:
 	@echo "make lab       start the local lab alone;  make stop / make status"
 	@echo "make bench     run the benchmarks and print their figures and targets"
 
+# pip's output goes to $(INSTALL_LOG); one line says what is happening, and a failure shows the log's end.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@printf '%s' "Installing the workshop's Python packages into $(VENV) (the first time takes a few minutes) ... "
+	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[test]'; } > $(INSTALL_LOG) 2>&1 \
+	  || { echo "failed."; echo "The end of $(INSTALL_LOG):"; tail -n 30 $(INSTALL_LOG); exit 1; }
 	@touch $(STAMP)
+	@echo "done (details in $(INSTALL_LOG))."
 
-workshop: $(STAMP)
-	$(BIN)/python -m localcore start
-	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(NOTEBOOK_PORT) --notebook-dir notebooks --ServerApp.open_browser=False $(ALLOW_ROOT)
+$(LAB_SETTINGS): $(STAMP)
+	@mkdir -p $(dir $@) && echo '$(LAB_OVERRIDES)' > $@
+
+# JupyterLab logs warnings and errors only; its address (with a token made here) is printed once.
+# The first Ctrl-C stops it (no "Shutdown this Jupyter server (y/[n])?"); then the recipe says
+# whether the lab is still running and how to stop it.
+workshop: $(STAMP) $(LAB_SETTINGS)
+	@$(BIN)/python -m localcore start
+	@token=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))'); \
+	echo "JupyterLab: http://127.0.0.1:$(NOTEBOOK_PORT)/lab?token=$$token"; \
+	echo "Open notebooks/00_setup.ipynb there. Ctrl-C here stops JupyterLab."; \
+	trap ':' INT TERM HUP; \
+	$(JUPYTER) lab --ip 127.0.0.1 --port $(NOTEBOOK_PORT) --ServerApp.port_retries=0 --notebook-dir notebooks \
+	  --ServerApp.open_browser=False --ServerApp.answer_yes=True --ServerApp.log_level=WARN --LabApp.log_level=WARN \
+	  --IdentityProvider.token=$$token $(ALLOW_ROOT); \
+	status=$$?; trap - INT TERM HUP; echo; \
+	if [ $$status -ne 0 ] && [ $$status -lt 128 ]; then \
+	  echo "JupyterLab stopped with exit status $$status (see above). Port $(NOTEBOOK_PORT) taken? Try: make workshop NOTEBOOK_PORT=8890"; \
+	else echo "JupyterLab has stopped."; fi; \
+	if $(BIN)/python -m localcore status > /dev/null 2>&1; then \
+	  echo "The lab is still running (what you made is kept). Stop it with: make stop"; \
+	else echo "The lab is not running."; fi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

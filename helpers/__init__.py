@@ -8,20 +8,24 @@ CA for JITP/JITR), `device` (MQTT over mutual TLS), `console` (the MQTT test cli
 `provisioning` (bulk tasks and connectivity tests), `job_agent` (a device that runs jobs), `fleet`
 (fleet-indexing plots and waits), `logs` (AWSIotLogsV2 queries as tables), `catchup` (what earlier
 chapters leave, created idempotently), `ledger` and `cleanup` (what the workshop created, and its
-removal), `ui` (tables, forms, self-checks), `secrets` (0600 files).
+removal), `ui` (tables, forms, self-checks), `secrets` (0600 files), `failures` (errors that say
+what to do, in a few lines), `waits` (conditions polled with deadlines sized to the backend).
 """
 
 from .certs import DeviceFiles, key_pem, make_csr, new_key, save_device
 from .console import MqttConsole
-from .device import ConnectionRefused, Device, Message, PublishRefused, SubscribeRefused
+from .device import ConnectionRefused, Device, EndpointUnreachable, Message, PublishRefused, SubscribeRefused
+from .failures import BackendUnreachable, CredentialsMissing, RegionMissing
 from .selfcheck import SelfCheck
 from .ui import form, instructor_note, solution, table
+from .waits import WaitTimedOut
 from .workshop import Workshop, WorkshopError, connect
 
 __all__ = [
-    "connect", "Workshop", "WorkshopError",
+    "connect", "Workshop", "WorkshopError", "BackendUnreachable", "CredentialsMissing", "RegionMissing",
+    "WaitTimedOut",
     "new_key", "make_csr", "key_pem", "save_device", "DeviceFiles",
-    "Device", "Message", "ConnectionRefused", "PublishRefused", "SubscribeRefused",
+    "Device", "Message", "ConnectionRefused", "PublishRefused", "SubscribeRefused", "EndpointUnreachable",
     "MqttConsole",
     "SelfCheck", "table", "form", "solution", "instructor_note",
 ]

@@ -16,7 +16,6 @@ Lambda finish their work in the background, after AWS IoT has closed that connec
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -27,6 +26,7 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from . import waits
 from .certs import PrivateKey, check_file_name, key_pem, new_key, subject_name
 from .secrets import private_folder, write_private
 
@@ -187,19 +187,13 @@ def load_ca(target: Any, name: str) -> CertificateAuthority | None:
 # ------------------------------------------------------------------------------------ waiting
 
 
-def poll(check: Callable[[], T], timeout: float, interval: float, what: str) -> T:
+def poll(check: Callable[[], T], timeout: float, interval: float, what: str, hint: str = "") -> T:
     """Call ``check`` every ``interval`` seconds until it returns something truthy; return that.
 
-    Raises TimeoutError naming ``what`` when ``timeout`` seconds pass first.
+    Raises `helpers.waits.WaitTimedOut` (a TimeoutError) naming ``what`` when ``timeout`` seconds
+    pass first; after a few seconds a line says what is awaited (`helpers.waits.wait_until`).
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"Waited {timeout:g} s for {what}; it did not happen.")
-        time.sleep(interval)
+    return waits.wait_until(check, what=what, timeout=timeout, interval=interval, hint=hint)
 
 
 def poll_interval(ws: Any) -> float:
@@ -223,10 +217,11 @@ def provisioning_state(ws: Any, certificate_id: str) -> dict[str, Any]:
     }
 
 
-def wait_for_provisioning(ws: Any, certificate_id: str, timeout: float = 60) -> dict[str, Any]:
+def wait_for_provisioning(ws: Any, certificate_id: str, timeout: float | None = None) -> dict[str, Any]:
     """Wait until the certificate is ACTIVE with a thing and a policy attached; return its state.
 
-    Raises TimeoutError saying where it stood when ``timeout`` seconds pass first.
+    The wait is sized to the backend (`helpers.waits.PROVISIONING`) unless ``timeout`` is given.
+    Raises TimeoutError saying where it stood when the time passes first.
     """
     last: dict[str, Any] = {}
 
@@ -234,14 +229,19 @@ def wait_for_provisioning(ws: Any, certificate_id: str, timeout: float = 60) -> 
         last.update(provisioning_state(ws, certificate_id))
         return dict(last) if last["status"] == PROVISIONED and last["things"] and last["policies"] else None
 
-    try:
-        return poll(provisioned, timeout, poll_interval(ws), f"certificate {certificate_id[:12]}… to be provisioned")
-    except TimeoutError:
-        raise TimeoutError(
-            f"Certificate {certificate_id[:12]}… was not provisioned within {timeout:g} s: its status is "
-            f"{last.get('status') or 'unknown (not registered)'}, things {last.get('things') or 'none'}, "
-            f"policies {last.get('policies') or 'none'}."
-        ) from None
+    def where() -> str:
+        return (f"its status is {last.get('status') or 'unknown (not registered)'}, things {last.get('things') or 'none'}, "
+                f"policies {last.get('policies') or 'none'}")
+
+    return waits.wait_until(
+        provisioned, what=f"certificate {certificate_id[:12]}… to be provisioned", timeout=timeout,
+        budget=waits.PROVISIONING, backend=waits.backend_of(ws), interval=poll_interval(ws),
+        describe=lambda _none: where(),
+        hint="JITP/JITR start when the device connects with its certificate and its CA's (chain_pem); "
+             "the CA needs auto-registration ENABLE. Still PENDING_ACTIVATION: the JITP template failed ("
+             + ("the lab's log, work/lab/lab.log, says why)" if getattr(ws, "backend", "") == "local" else
+                "AWS counts it in CloudWatch's device provisioning metrics)") + ", or JITR's function did not activate it.",
+    )
 
 
 __all__ = [

@@ -6,7 +6,11 @@ AWS IoT (or the lab) refused and why: `ConnectionRefused`, `PublishRefused`, `Su
 
 AWS IoT answers a refused CONNECT with "not authorised" whatever the cause, so when the device
 knows an IoT client (``iot=``, as `Device.from_workshop` gives it) it asks the registry whether the
-certificate is unknown, inactive, or active but not allowed to connect with this client id.
+certificate is unknown (the lab was reset? its CA does not auto-register it?), inactive, of a CA
+that is not ACTIVE, or active but not allowed to connect with this client id. Each error has a
+``kind``, a few words for a table ("refused by the policy", "connection refused: unknown
+certificate"), and shows in a notebook as its message alone (`helpers.failures.Explained`).
+When nothing answers at all (the lab is stopped), that is `EndpointUnreachable`, not a refusal.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from paho.mqtt.enums import CallbackAPIVersion
 
 from .certs import DeviceFiles, certificate_id, read_device
+from .failures import BackendUnreachable, Explained, unreachable_message
 
 DEFAULT_TIMEOUT_S = 10.0
 # A certificate registered this recently by its CA's auto-registration was registered by the
@@ -42,8 +47,9 @@ SUBACK_FAILURE = 0x80
 # ------------------------------------------------------------------------------------- errors
 
 
-class MqttError(Exception):
-    """An MQTT operation failed; ``reason`` is a short machine-readable word, the message plain text."""
+class MqttError(Explained):
+    """An MQTT operation failed; ``reason`` is a short machine-readable word, the message plain text,
+    ``kind`` a few words for a table's outcome column ("refused by the policy")."""
 
     def __init__(self, reason: str, message: str, *, code: int | None = None) -> None:
         super().__init__(message)
@@ -51,17 +57,26 @@ class MqttError(Exception):
         self.message = message
         self.code = code
 
+    @property
+    def kind(self) -> str:
+        return KINDS.get(self.reason, self.reason.replace("_", " "))
+
 
 class ConnectionRefused(MqttError):
     """The connection was not established.
 
-    ``reason`` is one of: ``unreachable`` (nothing listens, e.g. the lab is not running), ``tls``
-    (the server is not trusted or TLS failed), ``certificate_unknown``, ``certificate_inactive``,
-    ``client_id_not_authorised``, ``not_authorised`` (one of the last three; undiagnosed),
-    ``auto_registration`` (the certificate's CA registered it on this connection, JITP or JITR, and
-    AWS IoT closed the connection as it always does then: connect again), ``timeout``. ``code`` is
-    the CONNACK code when one arrived.
+    ``reason`` is one of: ``tls`` (the server is not trusted or TLS failed), ``certificate_unknown``,
+    ``certificate_inactive``, ``ca_inactive`` (the certificate's CA is not ACTIVE),
+    ``auto_registration_off`` (the certificate is unknown and its CA does not auto-register it),
+    ``client_id_not_authorised``, ``not_authorised`` (undiagnosed), ``auto_registration`` (the
+    certificate's CA registered it on this connection, JITP or JITR, and AWS IoT closed the
+    connection as it always does then: connect again), ``timeout``. ``code`` is the CONNACK code
+    when one arrived. Nothing answering at all is not a refusal: that is `EndpointUnreachable`.
     """
+
+    @property
+    def kind(self) -> str:
+        return "connection " + CONNECTION_KINDS.get(self.reason, "refused: " + super().kind)
 
 
 class PublishRefused(MqttError):
@@ -74,6 +89,32 @@ class SubscribeRefused(MqttError):
 
 class NotConnected(MqttError):
     pass
+
+
+class EndpointUnreachable(MqttError, BackendUnreachable):
+    """Nothing answers on the MQTT endpoint (``reason`` ``unreachable``): the lab is not running, or
+    AWS IoT cannot be reached. Not a `ConnectionRefused`: nobody refused anything."""
+
+
+# What a table shows for an error's reason (``kind``).
+KINDS = {
+    "not_authorised": "refused by the policy",
+    "closed": "connection closed",
+    "not_connected": "not connected",
+    "unreachable": "nothing answers (is the lab running?)",
+    "timeout": "no answer in time",
+}
+CONNECTION_KINDS = {
+    "client_id_not_authorised": "refused by the policy (iot:Connect)",
+    "not_authorised": "refused: not authorised",
+    "certificate_unknown": "refused: unknown certificate",
+    "certificate_inactive": "refused: certificate not ACTIVE",
+    "ca_inactive": "refused: CA not ACTIVE",
+    "auto_registration_off": "refused: CA auto-registration off",
+    "auto_registration": "closed: certificate just auto-registered",
+    "tls": "failed: TLS",
+    "timeout": "failed: no answer in time",
+}
 
 
 # ------------------------------------------------------------------------------------ messages
@@ -153,6 +194,24 @@ class MessageLog:
     def messages(self, after: int = 0) -> list[Message]:
         with self._cond:
             return [m for seq, m in self._items if seq > after]
+
+    def items(self, after: int = 0) -> list[tuple[int, Message]]:
+        """``(sequence number, message)`` of the kept messages after ``after``, oldest first."""
+        with self._cond:
+            return [(seq, m) for seq, m in self._items if seq > after]
+
+    def first(self, topic_filter: str, predicate: Callable[[Message], Any] | None = None, after: int = 0,
+              timeout: float = 0.0) -> Message | None:
+        """The first kept message (after ``after``) on ``topic_filter`` satisfying ``predicate``,
+        waiting up to ``timeout`` seconds for it; None when there is none."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = self._find(topic_filter, predicate, after)
+                left = deadline - time.monotonic()
+                if found is not None or left <= 0:
+                    return found
+                self._cond.wait(left)
 
     def clear(self) -> None:
         with self._cond:
@@ -250,9 +309,11 @@ def tls_context(root_ca: str | Path, cert_path: str | Path, key_path: str | Path
     return context
 
 
-def classify_socket_error(error: BaseException, endpoint: str, port: int, local: bool) -> ConnectionRefused:
-    """A plain-words `ConnectionRefused` for an error raised while opening the TLS connection."""
+def classify_socket_error(error: BaseException, endpoint: str, port: int, local: bool) -> MqttError:
+    """A plain-words error for one raised while opening the TLS connection: `ConnectionRefused`, or
+    `EndpointUnreachable` when nothing answers (the lab is stopped, an unknown host, no route)."""
     where = f"{endpoint}:{port}"
+    backend = "local" if local else "aws"
     if isinstance(error, ssl.SSLCertVerificationError):
         return ConnectionRefused(
             "tls",
@@ -267,33 +328,34 @@ def classify_socket_error(error: BaseException, endpoint: str, port: int, local:
             )
         return ConnectionRefused("tls", f"TLS with {where} failed: {error}")
     if isinstance(error, ConnectionRefusedError):
-        hint = " Is the local lab running? Start it with `python -m localcore start` or re-run workshop.connect()." if local else ""
-        return ConnectionRefused("unreachable", f"Nothing accepts connections on {where}.{hint}")
+        detail = "" if local else "Nothing accepts connections there."
+        return EndpointUnreachable("unreachable", unreachable_message(backend, "MQTT", where, detail=detail))
     if isinstance(error, socket.gaierror):
-        return ConnectionRefused("unreachable", f"The endpoint name {endpoint!r} cannot be resolved ({error}).")
+        return EndpointUnreachable("unreachable", unreachable_message(
+            backend, "MQTT", where, detail=f"The endpoint name {endpoint!r} cannot be resolved ({error})."))
     if isinstance(error, (TimeoutError, socket.timeout)):
         return ConnectionRefused("timeout", f"No answer from {where} in time.")
-    return ConnectionRefused("unreachable", f"Cannot reach {where}: {error}")
+    return EndpointUnreachable("unreachable", unreachable_message(backend, "MQTT", where, detail=f"Cannot reach it: {error}."))
 
 
 def diagnose_refusal(
-    iot: Any, cert_path: str | Path, client_id: str, closed_before_connack: bool = False
+    iot: Any, cert_path: str | Path, client_id: str, closed_before_connack: bool = False, *, local: bool = False,
 ) -> tuple[str, str]:
     """Why a CONNECT was refused, asked of the registry: ``(reason, plain message)``.
 
     ``closed_before_connack``: the server closed the connection without answering, which is what
     AWS IoT does to a device whose certificate its CA has just auto-registered (JITP, JITR).
+    ``local``: the backend is the lab (whose registry empties when it is reset).
     """
     cert_id = certificate_id(Path(cert_path).read_text())
     short = cert_id[:12] + "…"
     try:
         description = iot.describe_certificate(certificateId=cert_id)["certificateDescription"]
     except Exception as error:  # noqa: BLE001 - botocore ClientError and friends
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-        if code == "ResourceNotFoundException":
-            return "certificate_unknown", (
-                f"the certificate {short} is not registered with AWS IoT (register it, or use the one it issued)"
-            )
+        if _code(error) == "ResourceNotFoundException":
+            return _unknown_certificate(iot, cert_path, short, local)
+        if isinstance(error, BackendUnreachable):
+            raise
         return "not_authorised", f"the certificate {short} could not be checked ({error})"
     status = description["status"]
     if closed_before_connack and _just_auto_registered(iot, description, presented_ca_id(cert_path)):
@@ -308,10 +370,67 @@ def diagnose_refusal(
             f"the certificate {short} is {status}; only ACTIVE certificates can connect "
             f"(iot.update_certificate(certificateId=..., newStatus='ACTIVE'))"
         )
+    ca_id = description.get("caCertificateId")
+    ca = _ca_description(iot, ca_id) if ca_id else None
+    if ca is not None and ca.get("status") != "ACTIVE":
+        return "ca_inactive", (
+            f"the certificate {short} is ACTIVE, but its CA {ca_id[:12]}… is {ca.get('status')}; a certificate "
+            f"of a CA that is not ACTIVE cannot connect (iot.update_ca_certificate(certificateId=..., newStatus='ACTIVE'))"
+        )
     return "client_id_not_authorised", (
-        f"the certificate {short} is ACTIVE, but no policy attached to it allows iot:Connect "
-        f"with client id {client_id!r}"
+        f"the certificate {short} is ACTIVE, but no policy attached to it (or to its thing's groups) allows "
+        f"iot:Connect with client id {client_id!r} (iot.list_attached_policies(target=<certificate ARN>) lists them)"
     )
+
+
+def _unknown_certificate(iot: Any, cert_path: str | Path, short: str, local: bool) -> tuple[str, str]:
+    """Why an unregistered certificate was refused: its CA (when the file presents one) tells JITP/JITR cases apart."""
+    ca_id = presented_ca_id(cert_path)
+    if ca_id is not None:
+        ca = _ca_description(iot, ca_id)
+        ca_short = ca_id[:12] + "…"
+        if ca is None:
+            return "certificate_unknown", (
+                f"the certificate {short} is not registered, nor is the CA {ca_short} its file presents; JITP and "
+                f"JITR need that CA registered (iot.register_ca_certificate)"
+            )
+        if ca.get("status") != "ACTIVE":
+            return "ca_inactive", (
+                f"the certificate {short} is not registered, and its CA {ca_short} is {ca.get('status')}: JITP and "
+                f"JITR register certificates of an ACTIVE CA only (iot.update_ca_certificate(certificateId=..., "
+                f"newStatus='ACTIVE'))"
+            )
+        if ca.get("autoRegistrationStatus") != "ENABLE":
+            return "auto_registration_off", (
+                f"the certificate {short} is not registered, and its CA {ca_short} has auto-registration "
+                f"{ca.get('autoRegistrationStatus') or 'DISABLE'}: JITP and JITR register a device's certificate on its "
+                f"first connection only when it is ENABLE (iot.update_ca_certificate(certificateId=..., "
+                f"newAutoRegistrationStatus='ENABLE'))"
+            )
+    if local:
+        return "certificate_unknown", (
+            f"the certificate {short} is not registered in the lab: the lab was reset, or the certificate was "
+            f"deleted. Make the device again: re-run the cells that create its certificate (a chapter's set-up cell "
+            f"creates what the chapter needs)"
+        )
+    return "certificate_unknown", (
+        f"the certificate {short} is not registered with AWS IoT here: it was deleted, or belongs to another "
+        f"account or region (iot.describe_certificate(certificateId=...) says which). Make the device again"
+    )
+
+
+def _ca_description(iot: Any, ca_id: str) -> dict | None:
+    """DescribeCACertificate's description, or None when the CA is not registered (or cannot be read)."""
+    try:
+        return iot.describe_ca_certificate(certificateId=ca_id)["certificateDescription"]
+    except BackendUnreachable:
+        raise
+    except Exception:  # noqa: BLE001 - not registered, or not ours to read: no claim about it
+        return None
+
+
+def _code(error: BaseException) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
 
 
 # ----------------------------------------------------------------------------------- device
@@ -345,8 +464,11 @@ class Device:
         self.iot, self.local, self.keepalive = iot, local, keepalive
         self.messages = MessageLog()
         self.connect_ms: float | None = None
+        # Called (on paho's thread, with the device) when an open connection closes without disconnect().
+        self.on_connection_lost: list[Callable[["Device"], None]] = []
         self._client: mqtt.Client | None = None
         self._cond = threading.Condition()
+        self._leaving = False
         self._reset()
 
     @classmethod
@@ -381,8 +503,15 @@ class Device:
 
     def _on_disconnect(self, _client, _userdata, _flags, _reason_code, _properties) -> None:
         with self._cond:
+            lost = self._connack == 0 and not self._closed and not self._leaving
             self._closed = True
             self._cond.notify_all()
+        if lost:
+            for listener in list(self.on_connection_lost):
+                try:
+                    listener(self)
+                except Exception:  # noqa: BLE001 - a listener must not break paho's thread
+                    pass
 
     def _on_publish(self, _client, _userdata, mid, _reason_code, _properties) -> None:
         with self._cond:
@@ -431,12 +560,13 @@ class Device:
         client.on_message = self._on_message
         with self._cond:
             self._reset()
+            self._leaving = False
         started = time.perf_counter()
         try:
             client.connect(self.endpoint, self.port, keepalive=self.keepalive)
         except (OSError, ssl.SSLError) as error:
             refused = classify_socket_error(error, self.endpoint, self.port, self.local)
-            if refused.reason == "certificate_unknown" and self.iot is not None:
+            if isinstance(refused, ConnectionRefused) and refused.reason == "certificate_unknown" and self.iot is not None:
                 refused = self._refused(None, "the server rejected the certificate during the TLS handshake")
             raise refused from None
         self._client = client
@@ -449,6 +579,7 @@ class Device:
         if not answered:
             raise ConnectionRefused("timeout", f"No CONNACK from {self.endpoint}:{self.port} within {timeout:g} s.")
         if self._connack is None:
+            self._raise_if_gone()
             raise self._refused(None, "AWS IoT closed the connection before answering CONNECT")
         raise self._refused(self._connack, f"AWS IoT refused the connection (CONNACK {self._connack}: {self._connack_text})")
 
@@ -460,17 +591,20 @@ class Device:
                 f"iot:Connect with client id {self.client_id!r}.",
                 code=code,
             )
-        reason, why = diagnose_refusal(self.iot, self.cert_path, self.client_id, closed_before_connack=code is None)
+        reason, why = diagnose_refusal(self.iot, self.cert_path, self.client_id, closed_before_connack=code is None,
+                                       local=self.local)
         return ConnectionRefused(reason, f"{what}: {why}.", code=code)
 
     def disconnect(self) -> None:
         """Close the connection (a clean DISCONNECT) and stop the network thread."""
+        self._leaving = True
         client = self._client
         if client is not None and self.connected:
             client.disconnect()
         self._stop()
 
     def _stop(self) -> None:
+        self._leaving = True
         client, self._client = self._client, None
         if client is not None:
             client.loop_stop()
@@ -482,8 +616,22 @@ class Device:
     def __exit__(self, *_exc: Any) -> None:
         self.disconnect()
 
+    def _raise_if_gone(self) -> None:
+        """Raise `EndpointUnreachable` when the endpoint no longer accepts connections: a connection
+        that closed because the lab stopped is not a refusal by a policy."""
+        try:
+            socket.create_connection((self.endpoint, self.port), timeout=2).close()
+        except OSError as error:
+            gone = classify_socket_error(error, self.endpoint, self.port, self.local)
+            if isinstance(gone, EndpointUnreachable):
+                raise gone from None
+
     def _require_connection(self, what: str) -> mqtt.Client:
         client = self._client
+        if client is not None and not self.connected and self._connack == 0:  # it was connected: lost
+            self._raise_if_gone()
+            raise NotConnected("not_connected", f"{self.name}'s connection closed (the server closed it, or the "
+                                                f"network dropped); call connect() again before {what}.")
         if client is None or not self.connected:
             raise NotConnected("not_connected", f"{self.name} is not connected; call connect() before {what}.")
         return client
@@ -511,6 +659,7 @@ class Device:
         if not acked:
             raise TimeoutError(f"No PUBACK for {topic} within {timeout:g} s.")
         self._stop()
+        self._raise_if_gone()
         raise PublishRefused(
             "not_authorised",
             f"The policy does not allow iot:Publish on {topic}; AWS IoT closed the connection.",
@@ -528,6 +677,7 @@ class Device:
         codes = self._subacks.get(mid)
         if codes is None:
             self._stop()
+            self._raise_if_gone()
             raise SubscribeRefused(
                 "not_authorised",
                 f"The policy does not allow iot:Subscribe on {topic_filter}; AWS IoT closed the connection.",
@@ -597,6 +747,8 @@ def try_connect_and_publish(
         row.update(connected=True, connect_ms=round(device.connect_ms or 0.0, 1))
         device.publish(topic, body, qos=qos, timeout=timeout)
         row["published"] = True
+    except EndpointUnreachable:
+        raise  # nothing answers: every other device would fail the same way; say it once
     except (MqttError, TimeoutError, OSError, ValueError) as error:  # one broken device must not stop a test run
         row["error"] = f"{type(error).__name__}: {error}"
     finally:

@@ -5,19 +5,19 @@ The lesson's own calls (``iot.update_indexing_configuration``, ``iot.search_inde
 ``iot.get_statistics``, ``iot_data.update_thing_shadow``) stay in the notebook. On AWS an index
 needs time: the first enable builds it (``BUILDING``, queries refused with
 ``IndexNotReadyException``), a configuration change rebuilds it, and every update reaches it a
-moment later. `wait_for_index` and `wait_for_results` poll for that, within a time limit; against
-the local lab, which indexes synchronously, their first look succeeds and they never sleep.
+moment later. `wait_for_index` and `wait_for_results` poll for that (`helpers.waits`), with AWS's
+delays and a countdown on aws; against the local lab, which indexes synchronously, their first look
+succeeds and they never sleep, and a wait for what never comes gives up within seconds.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .catchup import error_code
+from . import waits
 from .provisioning import _png_figure_class
 from .ui import widgets_available
 
@@ -28,8 +28,6 @@ ROOMS_PER_FLOOR = 10  # device 1 → room 101, device 10 → 110, device 11 → 
 TEMPERATURE_RANGE = (16.0, 26.0)  # °C of the simulated sensors: some rooms above 20, some below
 # Error codes that mean "the index is not there yet, ask again": the first build on AWS, and throttling.
 NOT_READY_CODES = ("IndexNotReadyException", "ThrottlingException")
-INDEX_TIMEOUT_S = 900  # AWS builds a new index in about a minute, a big fleet's in several
-RESULTS_TIMEOUT_S = 300  # updates reach AWS's index within seconds
 POLL_S = {"local": 0.2, "aws": 5.0}
 WARM, COOL, LINE = "#c62828", "#1565c0", "#424242"
 MAX_LABELS = 60  # more rooms than this get no tick labels
@@ -105,27 +103,16 @@ def not_as_planned(things: Iterable[Mapping[str, Any]], plan: Iterable[Mapping[s
 def wait_until(
     probe: Callable[[], T], done: Callable[[T], Any] = bool, *, timeout: float, interval: float,
     what: str = "the index", retry_codes: Sequence[str] = NOT_READY_CODES,
-    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None,
+    hint: str = "",
 ) -> T:
-    """Call ``probe`` until ``done(result)`` holds, and return that result.
+    """Call ``probe`` until ``done(result)`` holds, and return that result (`helpers.waits.wait_until`).
 
     An error whose AWS code is in ``retry_codes`` counts as "not yet"; any other error is raised.
     After ``timeout`` seconds, `TimeoutError` says what was awaited and what was seen last.
     """
-    deadline = clock() + timeout
-    while True:
-        try:
-            result = probe()
-            if done(result):
-                return result
-            last = "not yet"
-        except Exception as error:  # botocore's ClientError; anything else is raised again below
-            if error_code(error) not in retry_codes:
-                raise
-            last = f"{error_code(error)}: {error}"
-        if clock() >= deadline:
-            raise TimeoutError(f"Waited {timeout:g} s for {what}; the last answer was {last}.")
-        sleep(interval)
+    return waits.wait_until(probe, done, what=what, timeout=timeout, interval=interval, retry_codes=retry_codes,
+                            hint=hint, sleep=sleep, clock=clock)
 
 
 def poll_interval(ws: Any) -> float:
@@ -133,16 +120,29 @@ def poll_interval(ws: Any) -> float:
     return POLL_S.get(getattr(ws, "backend", "aws"), POLL_S["aws"])
 
 
-def wait_for_index(ws: Any, index: str = THINGS_INDEX, timeout: float = INDEX_TIMEOUT_S) -> dict:
-    """DescribeIndex once the index is ``ACTIVE`` (AWS: BUILDING or REBUILDING for a while first)."""
-    return wait_until(lambda: ws.iot.describe_index(indexName=index), lambda d: d.get("indexStatus") == "ACTIVE",
-                      timeout=timeout, interval=poll_interval(ws), what=f"the index {index} to be ACTIVE")
+def wait_for_index(ws: Any, index: str = THINGS_INDEX, timeout: float | None = None) -> dict:
+    """DescribeIndex once the index is ``ACTIVE`` (AWS: BUILDING or REBUILDING for a while first).
+
+    The wait is sized to the backend (`helpers.waits.INDEX_BUILD`) unless ``timeout`` is given.
+    """
+    return waits.wait_until(
+        lambda: ws.iot.describe_index(indexName=index), lambda d: d.get("indexStatus") == "ACTIVE",
+        what=f"the index {index} to be ACTIVE", timeout=timeout, budget=waits.INDEX_BUILD, backend=waits.backend_of(ws),
+        interval=poll_interval(ws), retry_codes=NOT_READY_CODES,
+        describe=lambda d: str(d.get("indexStatus")),
+        hint="Is fleet indexing switched on (iot.update_indexing_configuration, the cell above)?",
+    )
 
 
 def wait_for_results(ws: Any, probe: Callable[[], T], done: Callable[[T], Any], what: str,
-                     timeout: float = RESULTS_TIMEOUT_S) -> T:
-    """`wait_until` with the backend's poll interval: for updates to reach the index."""
-    return wait_until(probe, done, timeout=timeout, interval=poll_interval(ws), what=what)
+                     timeout: float | None = None, hint: str = "") -> T:
+    """`wait_until` with the backend's poll interval and deadline (`helpers.waits.INDEX_UPDATE`):
+    for updates to reach the index."""
+    return waits.wait_until(
+        probe, done, what=what, timeout=timeout, budget=waits.INDEX_UPDATE, backend=waits.backend_of(ws),
+        interval=poll_interval(ws), retry_codes=NOT_READY_CODES,
+        hint=hint or "Did the updates the query needs happen (the cells above)? Re-run them, then this cell.",
+    )
 
 
 # ------------------------------------------------------------------------------- pictures

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from . import waits
 from .device import Device, Message
 
 OPERATION = "sys-info"
@@ -320,28 +321,44 @@ class JobAgent:
         with self._cond:
             return self._outcomes.get(job_id)
 
-    def wait_for_job(self, job_id: str, status: str = "SUCCEEDED", timeout: float = 30.0) -> dict[str, Any]:
+    def wait_for_job(self, job_id: str, status: str = "SUCCEEDED", timeout: float | None = None) -> dict[str, Any]:
         """Wait until the service confirmed ``status`` for the job; return that log entry.
 
-        Raises JobAgentError when the job ended otherwise, TimeoutError (with the agent's last log
-        entries) when nothing ended in time.
+        Raises JobAgentError when the job ended otherwise, `helpers.waits.WaitTimedOut` (a
+        TimeoutError, with the agent's last log entries) when nothing ended in time. The wait is
+        sized to the backend (`helpers.waits.JOB`) unless ``timeout`` is given, and says what it
+        awaits after a few seconds.
         """
+        backend = "local" if getattr(self.device, "local", False) else waits.backend_of()
+        timeout = waits.JOB.seconds(backend) if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                outcome = self._outcomes.get(job_id)
-                if outcome is not None and outcome[0] == status:
-                    return next(row for row in reversed(self._log) if row["job id"] == job_id)
-                if outcome is not None and outcome[0] != "IN_PROGRESS":
-                    raise JobAgentError(f"Job {job_id} ended {outcome[0]} ({outcome[1]}), not {status}.")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            recent = "\n".join(f"  {r['event']:<10} {r['job id']:<20} {r['details']}" for r in self._log[-8:])
-        running = "" if self.running else " The agent is not running: call start()."
-        raise TimeoutError(f"Job {job_id} did not reach {status} within {timeout:g} s.{running} "
-                           f"The agent's last entries:\n{recent or '  (none)'}")
+
+        def look() -> dict[str, Any] | None:  # sleeps on the agent's condition up to a second: no polling
+            with self._cond:
+                while True:
+                    outcome = self._outcomes.get(job_id)
+                    if outcome is not None and outcome[0] == status:
+                        return next(row for row in reversed(self._log) if row["job id"] == job_id)
+                    if outcome is not None and outcome[0] != "IN_PROGRESS":
+                        raise JobAgentError(f"Job {job_id} ended {outcome[0]} ({outcome[1]}), not {status}.")
+                    left = min(1.0, deadline - time.monotonic())
+                    if left <= 0:
+                        return None
+                    self._cond.wait(left)
+
+        def where(_none: Any) -> str:
+            outcome = self.outcome(job_id)
+            return f"the agent has it {outcome[0]}" if outcome else "the agent has not started it"
+
+        try:
+            return waits.wait_until(look, lambda row: row is not None, what=f"job {job_id} to be {status}",
+                                    timeout=timeout, interval=0, describe=where)
+        except waits.WaitTimedOut:
+            with self._cond:
+                recent = "\n".join(f"  {r['event']:<10} {r['job id']:<20} {r['details']}" for r in self._log[-8:])
+            running = "" if self.running else " The agent is not running: call start()."
+            raise waits.WaitTimedOut(f"Job {job_id} did not reach {status} within {timeout:g} s.{running} "
+                                     f"The agent's last entries:\n{recent or '  (none)'}") from None
 
     # -- the background thread
 
@@ -470,21 +487,22 @@ class JobAgent:
 # ------------------------------------------------------------------------- following a job
 
 
-def follow_job(ws: Any, job_id: str, timeout: float = 60.0, interval: float | None = None) -> Any:
+def follow_job(ws: Any, job_id: str, timeout: float | None = None, interval: float | None = None) -> Any:
     """Poll ``list_job_executions_for_job`` until every execution of the job is terminal.
 
     Returns one row per status change seen: time, thing, status, versionNumber, statusDetails
-    (read with ``describe_job_execution`` when the change is seen). Raises TimeoutError with the
-    rows so far when the job does not finish in time.
+    (read with ``describe_job_execution`` when the change is seen). The wait is sized to the backend
+    (`helpers.waits.JOB`) unless ``timeout`` is given, says what it awaits after a few seconds, and
+    raises `helpers.waits.WaitTimedOut` (a TimeoutError) with the statuses seen and a hint.
     """
     import pandas as pd
 
     interval = max(interval if interval is not None else POLL_INTERVAL_S.get(ws.backend, 1.0), 0.2)
     rows: list[dict[str, Any]] = []
     last: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
     columns = ["time", "thing", "status", "versionNumber", "statusDetails"]
-    while True:
+
+    def look() -> bool:
         pages = ws.iot.get_paginator("list_job_executions_for_job").paginate(jobId=job_id)
         summaries = [s for page in pages for s in page.get("executionSummaries", [])]
         for summary in summaries:
@@ -496,12 +514,18 @@ def follow_job(ws: Any, job_id: str, timeout: float = 60.0, interval: float | No
                 rows.append({"time": datetime.now(), "thing": thing, "status": execution["status"],
                              "versionNumber": execution.get("versionNumber"),
                              "statusDetails": (execution.get("statusDetails") or {}).get("detailsMap", {})})
-        if summaries and all(status in TERMINAL for status in last.values()):
-            return pd.DataFrame(rows, columns=columns)
-        if time.monotonic() > deadline:
-            seen = ", ".join(f"{thing}: {status}" for thing, status in last.items()) or "no executions"
-            raise TimeoutError(f"Job {job_id} has not finished after {timeout:g} s ({seen}). Is the agent running?")
-        time.sleep(interval)
+        return bool(summaries) and all(status in TERMINAL for status in last.values())
+
+    def seen(_finished: bool) -> str:
+        return ", ".join(f"{thing}: {status}" for thing, status in last.items()) or "no executions"
+
+    waits.wait_until(
+        look, what=f"job {job_id} to finish", timeout=timeout, budget=waits.JOB, backend=waits.backend_of(ws),
+        interval=interval, describe=seen,
+        hint="A QUEUED execution waits for its device: is the job agent running (agent.start())? "
+             "What it did: agent.log_df().",
+    )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def cancel_pending_executions(ws: Any, thing_name: str) -> list[str]:

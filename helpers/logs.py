@@ -6,21 +6,21 @@ a bounded wait until the entries a lesson expects are there, and the entries as 
 
 The lesson's call stays visible: the notebook hands over the client's method and its parameters;
 `log_entries` repeats the call for each ``nextToken`` and, with ``until=``, asks again until the
-entries it waits for have arrived. On AWS, AWS IoT's entries reach CloudWatch Logs a minute or two
-after the fact (and the log group exists only once the first entry is written); in the local lab
-they are there almost at once, so the first look usually succeeds and nothing sleeps.
+entries it waits for have arrived (`helpers.waits`). On AWS, AWS IoT's entries reach CloudWatch Logs a
+minute or two after the fact (and the log group exists only once the first entry is written): the
+wait counts down AWS's minutes. In the local lab they are there at once, so the first look usually
+succeeds, nothing sleeps, and a search for entries that never come gives up within seconds.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from .catchup import error_code
+from . import waits
 from .ui import Table, table
 
 # The columns of an entries table: what an AWS IoT log entry says, in the order a reader wants it.
@@ -30,7 +30,8 @@ EXTRA_COLUMNS = ("principalId",)
 LEVELS = ("ERROR", "WARN", "INFO", "DEBUG")  # least to most verbose; DISABLED writes nothing
 # Error codes that mean "not there yet, ask again": no entry written yet (so no log group), throttling.
 NOT_YET_CODES = ("ResourceNotFoundException", "ThrottlingException")
-WAIT_TIMEOUT_S = 300  # AWS delivers AWS IoT's logs within a minute or two
+HINT = ("Were the actions that write them made (the cells above), at a log level that records them? "
+        "Re-run those cells, then this one.")
 FIRST_INTERVAL_S, MAX_INTERVAL_S = 0.25, 10.0  # asks again after 0.25 s, 0.5 s, 1 s, … at most every 10 s
 NEWEST = 20  # rows an entries table shows
 
@@ -108,38 +109,30 @@ def log_entries(
     filter_log_events: Callable[..., Mapping[str, Any]],
     *,
     until: Callable[[pd.DataFrame], Any] | None = None,
-    timeout: float = WAIT_TIMEOUT_S,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    timeout: float | None = None,
+    hint: str = "",
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
     **request: Any,
 ) -> pd.DataFrame:
     """The entries ``filter_log_events(**request)`` finds (all pages), as an `entries_frame`.
 
     With ``until``, asks again (after 0.25 s, then twice as long each time, at most every 10 s)
-    until ``until(frame)`` holds, treating `NOT_YET_CODES` as "not yet"; after ``timeout`` seconds
-    raises TimeoutError saying what it saw last. Without ``until``, asks once.
+    until ``until(frame)`` holds, treating `NOT_YET_CODES` as "not yet". The wait is sized to the
+    backend (`helpers.waits.LOG_ENTRIES`: seconds on the lab, AWS's minutes of delivery on aws,
+    with a countdown) unless ``timeout`` is given; after it, `helpers.waits.WaitTimedOut` (a
+    TimeoutError) says what it saw last, then ``hint``. Without ``until``, asks once.
     """
     if until is None:
         return entries_frame(all_events(filter_log_events, **request))
-    deadline = clock() + timeout
-    interval = FIRST_INTERVAL_S
-    while True:
-        try:
-            frame = entries_frame(all_events(filter_log_events, **request))
-            if until(frame):
-                return frame
-            last = f"{len(frame)} entries, but not yet the ones awaited"
-        except Exception as error:  # botocore's ClientError; anything else is raised again
-            if error_code(error) not in NOT_YET_CODES:
-                raise
-            last = f"{error_code(error)}: {error}"
-        left = deadline - clock()
-        if left <= 0:
-            pattern = request.get("filterPattern") or "no filter pattern"
-            raise TimeoutError(f"Waited {timeout:g} s for log entries in {request.get('logGroupName')} ({pattern}); "
-                               f"the last answer was {last}.")
-        sleep(min(interval, left))
-        interval = min(interval * 2, MAX_INTERVAL_S)
+    pattern = request.get("filterPattern") or "no filter pattern"
+    return waits.wait_until(
+        lambda: entries_frame(all_events(filter_log_events, **request)), until,
+        what=f"log entries in {request.get('logGroupName')} ({pattern})",
+        timeout=timeout, budget=waits.LOG_ENTRIES, interval=FIRST_INTERVAL_S, max_interval=MAX_INTERVAL_S,
+        retry_codes=NOT_YET_CODES, describe=lambda frame: f"{len(frame)} entries, but not yet the ones awaited",
+        hint=hint or HINT, clock=clock, sleep=sleep,
+    )
 
 
 __all__ = ["COLUMNS", "LEVELS", "all_events", "entries_frame", "entries_table", "level_counts", "log_entries",

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import re
-import time
 import urllib.request
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from . import waits
 from .certs import DeviceFiles, key_pem, make_csr, new_key, save_device
 from .device import Device, try_connect_and_publish
 from .ui import THING_NAME_PATTERN, Progress
@@ -153,27 +153,47 @@ def start_task(ws: Any, template_body: str | Path | Mapping, bucket: str, key: s
 
 
 def follow_task(
-    ws: Any, task_id: str, progress: bool = True, timeout: float = 1800, interval: float | None = None
+    ws: Any, task_id: str, progress: bool = True, timeout: float | None = None, interval: float | None = None
 ) -> dict:
     """Poll DescribeThingRegistrationTask until the task ends; show a progress bar; return the last answer.
 
-    Polls at most five times a second (every 2 s against AWS). Raises TimeoutError if it never ends.
+    Polls at most five times a second (every 2 s against AWS). The wait is sized to the backend
+    (`helpers.waits.BULK_TASK`) unless ``timeout`` is given; a task that never ends raises
+    `helpers.waits.WaitTimedOut` (a TimeoutError) with its counts and a hint.
     """
     interval = max(interval if interval is not None else (0.25 if ws.backend == "local" else 2.0), 0.2)
     bar = Progress(100, "bulk task") if progress else None
-    deadline = time.monotonic() + timeout
-    while True:
-        task = ws.iot.describe_thing_registration_task(taskId=task_id)
-        counts = f"{task.get('successCount', 0)} ok, {task.get('failureCount', 0)} failed"
+    last: dict = {}
+
+    def look() -> dict:
+        last.update(ws.iot.describe_thing_registration_task(taskId=task_id))
         if bar is not None:
-            bar.update(int(task.get("percentageProgress") or 0), counts)
-        if task["status"] in TASK_DONE:
-            if bar is not None:
-                bar.close(f"{task['status']}: {counts}")
-            return task
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Task {task_id} is still {task['status']} after {timeout:g} s ({counts}).")
-        time.sleep(interval)
+            bar.update(int(last.get("percentageProgress") or 0), _counts(last))
+        return last
+
+    task = waits.wait_until(
+        look, lambda t: t["status"] in TASK_DONE, what=f"the registration task {task_id} to end",
+        timeout=timeout, budget=waits.BULK_TASK, backend=waits.backend_of(ws), interval=interval,
+        describe=lambda t: f"still {t['status']} ({_counts(t)})", status=_Quiet() if bar is not None else None,
+        hint="iot.describe_thing_registration_task(taskId=...) shows where it stands; "
+             "iot.stop_thing_registration_task stops it.",
+    )
+    if bar is not None:
+        bar.close(f"{task['status']}: {_counts(task)}")
+    return dict(task)
+
+
+def _counts(task: Mapping) -> str:
+    return f"{task.get('successCount', 0)} ok, {task.get('failureCount', 0)} failed"
+
+
+class _Quiet:
+    """No progress line beside the progress bar, which already shows how far the task got."""
+
+    def update(self, text: str) -> None:
+        pass
+
+    done = fail = update
 
 
 # -------------------------------------------------------------------------------- reports

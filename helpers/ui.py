@@ -8,8 +8,12 @@ and nothing ever waits for a browser: a notebook run unattended never blocks on 
 from __future__ import annotations
 
 import html
+import json
+import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 THING_NAME_PATTERN = r"[a-zA-Z0-9:_-]+"
@@ -238,14 +242,23 @@ def validate(spec: Mapping[str, Field], values: Mapping[str, Any]) -> tuple[dict
     return parsed, errors
 
 
-class Form:
-    """Edits some entries of a parameters dict; "Apply" writes them back only when all are valid.
+FORMS_FOLDER = "forms"
 
-    In a kernel it shows ipywidgets with each field's message next to it; elsewhere it shows the
-    current values (edit the parameters cell instead). `apply` does the same without a browser.
+
+class Form:
+    """Edits some entries of a parameters dict; a valid value applies as soon as it is typed.
+
+    In a kernel it shows ipywidgets: each field applies on change when every field is valid (a
+    field that is not says why, and the form says the cells below still use the old values), and
+    the values are *remembered* in the work folder (``<work>/forms/<notebook>.json``), so Run All,
+    which runs the parameters cell again, keeps them: the form puts them back and says so, with a
+    "Back to the defaults" button. A remembered value yields to an edit of the parameters cell (a
+    default that differs from the one it replaced). Elsewhere it shows the values (edit the
+    parameters cell instead); `apply` and `reset` do the same without a browser.
     """
 
-    def __init__(self, params: dict[str, Any], spec: Mapping[str, Field], title: str = "Parameters") -> None:
+    def __init__(self, params: dict[str, Any], spec: Mapping[str, Field], title: str = "Parameters",
+                 *, remember: str | bool | None = None, folder: str | Path | None = None) -> None:
         unknown = [name for name in spec if name not in params]
         if unknown:
             raise KeyError(f"The form names parameters that the dict does not have: {', '.join(unknown)}")
@@ -253,7 +266,50 @@ class Form:
         self.spec = dict(spec)
         self.title = title
         self.errors: dict[str, str] = {}
+        self.defaults = {name: params[name] for name in self.spec}
+        self.remembered: dict[str, Any] = {}  # the fields whose value came from the saved file
+        self.saved_at = ""
+        self.path = _forms_path(self.spec, remember, folder)
         self._widget: Any = None
+        self._restore()
+
+    # -- remembering
+
+    def _restore(self) -> None:
+        if self.path is None or not self.path.is_file():
+            return
+        try:
+            saved = json.loads(self.path.read_text())
+            values, defaults = dict(saved["values"]), dict(saved["defaults"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # an unreadable file is as good as none; the next change writes it again
+        for name, value in values.items():
+            if name not in self.spec or defaults.get(name) != self.defaults[name]:
+                continue  # the parameters cell was edited since: its value wins
+            try:
+                parsed = self.spec[name].parse(value)
+            except ValueError:
+                continue
+            if parsed != self.defaults[name]:
+                self.params[name] = self.remembered[name] = parsed
+        self.saved_at = str(saved.get("saved", ""))
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        changed = {name: self.params[name] for name in self.spec if self.params[name] != self.defaults[name]}
+        self.remembered = dict(changed)
+        if not changed:
+            self.path.unlink(missing_ok=True)
+            return
+        self.saved_at = datetime.now().strftime("%H:%M:%S")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"values": changed, "defaults": {name: self.defaults[name] for name in changed}, "saved": self.saved_at}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(document, indent=1, default=str))
+        tmp.replace(self.path)
+
+    # -- changing
 
     def apply(self, values: Mapping[str, Any]) -> dict[str, str]:
         """Validate ``values`` (merged over the current params); update params if all are valid."""
@@ -261,7 +317,14 @@ class Form:
         parsed, self.errors = validate(self.spec, merged)
         if not self.errors:
             self.params.update(parsed)
+            self._save()
         return dict(self.errors)
+
+    def reset(self) -> None:
+        """Back to the parameters cell's values; forget what was remembered."""
+        self.params.update(self.defaults)
+        self.errors = {}
+        self._save()
 
     def widget(self) -> Any:
         if self._widget is None:
@@ -273,22 +336,61 @@ class Form:
 
         display(self.widget() if widgets_available() else self)
 
+    def _note(self) -> str:
+        if not self.remembered:
+            return ""
+        names = ", ".join(f"{name} = {value!r}" for name, value in self.remembered.items())
+        return (f"Remembered from your last edit{f' ({self.saved_at})' if self.saved_at else ''}: {names}. "
+                f"Back to the defaults: the form's button, or form(...).reset().")
+
     def _rows(self) -> list[list[Any]]:
         return [
-            [spec.label or name, self.params[name], self.errors.get(name, ""), spec.help]
+            [spec.label or name, self.params[name], "remembered" if name in self.remembered else "default",
+             self.errors.get(name, ""), spec.help]
             for name, spec in self.spec.items()
         ]
 
+    def _table(self) -> Table:
+        note = self._note()
+        title = f"{self.title}. {note}" if note else self.title
+        return Table(["parameter", "value", "from", "problem", "allowed"], self._rows(), title)
+
     def _repr_html_(self) -> str:
-        return Table(["parameter", "value", "problem", "allowed"], self._rows(), self.title)._repr_html_()
+        return self._table()._repr_html_()
 
     def __repr__(self) -> str:
-        return repr(Table(["parameter", "value", "problem", "allowed"], self._rows(), self.title))
+        return repr(self._table())
 
 
-def form(params: dict[str, Any], spec: Mapping[str, Field], title: str = "Parameters") -> Form:
+def _forms_path(spec: Mapping[str, Any], remember: str | bool | None, folder: str | Path | None) -> Path | None:
+    """Where a form keeps its values: ``<folder or the work folder>/forms/<key>.json``, or None.
+
+    ``remember``: False never; a string is the key; None remembers in a kernel only, keyed by the
+    notebook's name (JupyterLab tells the kernel: ``JPY_SESSION_NAME``) or else by the fields' names.
+    """
+    if remember is False or (remember is None and not in_kernel()):
+        return None
+    key = remember if isinstance(remember, str) else _notebook_name() or "form-" + "-".join(sorted(spec))
+    key = re.sub(r"[^A-Za-z0-9_.-]+", "-", key)[:100]
+    if folder is None:
+        from .workshop import choose_backend, default_work_dir  # late: workshop imports ui
+
+        try:
+            folder = default_work_dir(choose_backend(None, os.environ), os.environ)
+        except Exception:  # noqa: BLE001 - an unknown backend: nothing is remembered, nothing breaks
+            return None
+    return Path(folder) / FORMS_FOLDER / f"{key}.json"
+
+
+def _notebook_name() -> str:
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    return Path(session).stem if session.endswith(".ipynb") else ""
+
+
+def form(params: dict[str, Any], spec: Mapping[str, Field], title: str = "Parameters", *,
+         remember: str | bool | None = None, folder: str | Path | None = None) -> Form:
     """A parameter form over ``params`` (see `Form`)."""
-    return Form(params, spec, title)
+    return Form(params, spec, title, remember=remember, folder=folder)
 
 
 def _form_widget(form: Form) -> Any:
@@ -310,20 +412,41 @@ def _form_widget(form: Form) -> Any:
         inputs[name], messages[name] = box, w.HTML()
         rows.append(w.HBox([box, messages[name]]))
     status = w.HTML()
-    button = w.Button(description="Apply", button_style="primary")
+    reset = w.Button(description="Back to the defaults", tooltip="the values of the parameters cell")
 
-    def on_apply(_button: Any) -> None:
-        errors = form.apply({name: box.value for name, box in inputs.items()})
+    def show_status() -> None:
         for name, message in messages.items():
-            text = errors.get(name, "")
-            message.value = f"<span style='color:#b00020'>✗ {html.escape(text)}</span>" if text else ""
-        status.value = (
-            "<span style='color:#b00020'>Not applied: fix the fields marked ✗.</span>"
-            if errors else "<span style='color:#1b7f3b'>✓ Applied. Re-run the cells below.</span>"
-        )
+            text = form.errors.get(name, "")
+            message.value = (f"<span style='color:#b00020'>✗ {html.escape(text)}</span>" if text else
+                             "<span style='color:#555'>remembered</span>" if name in form.remembered else "")
+        if form.errors:
+            now = ", ".join(f"{name} = {form.params[name]!r}" for name in form.errors)
+            status.value = (f"<span style='color:#b00020'>✗ Not applied: fix the fields marked ✗. "
+                            f"The cells below still use {html.escape(now)}.</span>")
+        elif form.remembered:
+            where = f" in {html.escape(str(form.path))}" if form.path else ""
+            status.value = (f"<span style='color:#1b7f3b'>✓ Applied and remembered{where} (Run All keeps them). "
+                            "Re-run the cells below.</span>")
+        else:
+            status.value = "<span style='color:#555'>The defaults of the parameters cell. Type to change them.</span>"
 
-    button.on_click(on_apply)
-    return w.VBox([w.HTML(f"<b>{html.escape(form.title)}</b>"), *rows, w.HBox([button, status])])
+    def on_change(_change: Any) -> None:
+        form.apply({name: box.value for name, box in inputs.items()})
+        show_status()
+
+    def on_reset(_button: Any) -> None:
+        form.reset()
+        for name, box in inputs.items():
+            box.unobserve(on_change, names="value")
+            box.value = form.params[name] if not isinstance(box, w.Text) else str(form.params[name])
+            box.observe(on_change, names="value")
+        show_status()
+
+    for box in inputs.values():
+        box.observe(on_change, names="value")
+    reset.on_click(on_reset)
+    show_status()
+    return w.VBox([w.HTML(f"<b>{html.escape(form.title)}</b>"), *rows, w.HBox([reset, status])])
 
 
 # ----------------------------------------------------------------------------------- key/values
@@ -397,8 +520,60 @@ def progress(total: int, description: str = "") -> Progress:
     return Progress(total, description)
 
 
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    colour: str = "#555"
+
+    def _repr_html_(self) -> str:
+        return f"<span style='color:{self.colour}'>{html.escape(self.text)}</span>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class StatusLine:
+    """One line a long wait rewrites in place: a display handle in a kernel (its last text stays in
+    the saved notebook), elsewhere printed when it first appears and when it ends.
+
+    ``out`` (a callable taking the text) replaces both, for tests.
+    """
+
+    def __init__(self, out: Callable[[str], None] | None = None) -> None:
+        self.out = out
+        self.text = ""
+        self._handle: Any = None
+
+    def update(self, text: str, colour: str = "#555") -> None:
+        first = not self.text
+        self.text = text
+        if self.out is not None:
+            self.out(text)
+        elif in_kernel():
+            from IPython.display import display
+
+            if self._handle is None:
+                self._handle = display(_Line(text, colour), display_id=True)
+            else:
+                self._handle.update(_Line(text, colour))
+        elif first:
+            print(text)
+
+    def done(self, text: str) -> None:
+        self._last(text, "#1b7f3b")
+
+    def fail(self, text: str) -> None:
+        self._last(text, "#b00020")
+
+    def _last(self, text: str, colour: str) -> None:
+        shown = bool(self.text)
+        self.update(text, colour)
+        if shown and self.out is None and not in_kernel():
+            print(text)
+
+
 __all__ = [
     "Table", "table", "Solution", "solution", "InstructorNote", "instructor_note",
     "Text", "Integer", "Choice", "Flag", "THING_NAME", "DEVICE_COUNT", "validate", "Form", "form",
-    "Panel", "Progress", "progress", "in_kernel", "widgets_available", "show",
+    "Panel", "Progress", "progress", "StatusLine", "in_kernel", "widgets_available", "show",
 ]

@@ -7,6 +7,14 @@ The only difference between the backends is where clients point (DESIGN principl
 URL, credentials, the MQTT endpoint and its root CA. For ``local`` this module starts the lab the
 one way the design allows, as a subprocess (``python -m localcore start`` / ``env --json``); it
 never imports `localcore`, and it never changes the kernel's ``os.environ``.
+
+Its clients fail in plain words (`helpers.failures`): a stopped lab or an unreachable AWS is
+`BackendUnreachable`, missing credentials `CredentialsMissing`, a missing region `RegionMissing`,
+each a `WorkshopError` that a notebook shows in a few lines with what to run. AWS's own answers
+(``ws.iot.exceptions.ResourceNotFoundException`` and friends) are unchanged.
+
+Each `connect()` is a new *set-up*: waits are sized for its backend from then on (`helpers.waits`),
+and MQTT consoles made earlier no longer report messages from before it as new (`helpers.console`).
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import boto3
+from botocore.exceptions import NoRegionError
 
-from . import ledger
+from . import ledger, waits
+from .failures import REGION_MESSAGE, BackendUnreachable, CredentialsMissing, RegionMissing, WorkshopError, explain_errors
 from .certs import DeviceFiles, certificate_id, read_device, save_device
+from .console import new_setup
 from .secrets import private_folder
 from .ui import Panel
 
@@ -41,10 +52,6 @@ LAB_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "
                 "IOT_ENDPOINT", "IOT_PORT", "IOT_ROOT_CA")
 STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 CLIENT_NAMES = {"iot_data": "iot-data", "lambda_": "lambda"}
-
-
-class WorkshopError(RuntimeError):
-    """The workshop cannot be set up as asked; the message says what to do."""
 
 
 class StackDeployError(WorkshopError):
@@ -225,8 +232,14 @@ class Workshop:
             endpoint_url = self.http_url
             if endpoint_url is None and name == "iot-data":
                 endpoint_url = f"https://{self.endpoint}"
+            try:
+                client = self.session.client(name, endpoint_url=endpoint_url)
+            except NoRegionError:
+                raise RegionMissing(REGION_MESSAGE) from None
             # Every client records what its calls create (helpers.ledger), for the clean-up chapter.
-            self._clients[name] = ledger.watch(self.session.client(name, endpoint_url=endpoint_url), self)
+            client = ledger.watch(client, self)
+            # ... and fails in a few plain lines when the backend cannot be reached (helpers.failures).
+            self._clients[name] = explain_errors(client, self.backend)
         return self._clients[name]
 
     iot = property(lambda self: self.client("iot"))
@@ -408,6 +421,8 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
     backend = choose_backend(backend, environ)
     prefix = choose_prefix(prefix, environ)
     folder = private_folder(Path(work_dir) if work_dir is not None else default_work_dir(backend, environ))
+    waits.set_backend(backend)
+    new_setup()
     if backend == "local":
         lab = start_lab()
         console = None
@@ -420,10 +435,14 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
         )
     session = boto3.Session()
     if not session.region_name:
-        raise WorkshopError("No AWS region is configured: set AWS_DEFAULT_REGION or a region in your AWS profile.")
+        raise RegionMissing(REGION_MESSAGE)
     if session.get_credentials() is None:
-        raise WorkshopError("No AWS credentials were found: configure a profile (aws configure) or set AWS_PROFILE.")
+        raise CredentialsMissing(
+            "No AWS credentials were found. Configure them: `aws configure`, or `export AWS_PROFILE=<profile>` "
+            "before starting JupyterLab (`aws sso login` first for an SSO profile); then run this cell again."
+        )
     root_ca = find_root_ca(folder, environ)
-    endpoint = session.client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    iot = explain_errors(session.client("iot"), "aws")
+    endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
     return Workshop("aws", session, endpoint=endpoint, port=MQTT_PORT_AWS, root_ca=root_ca,
                     work_dir=folder, prefix=prefix)

@@ -166,7 +166,7 @@ def test_a_subscription_the_policy_does_not_allow_raises_subscribe_refused(ws):
     ("case", "reason", "words"),
     [("other-client-id", "client_id_not_authorised", "allows iot:Connect with client id"),
      ("inactive", "certificate_inactive", "is INACTIVE"),
-     ("deleted", "certificate_unknown", "is not registered")],
+     ("deleted", "certificate_unknown", "is not registered in the lab: the lab was reset, or the certificate was deleted")],
     ids=["client-id-not-allowed", "inactive-certificate", "unknown-certificate"],
 )
 def test_a_refused_connection_says_why(ws, case, reason, words):
@@ -250,3 +250,30 @@ def test_the_wrong_root_ca_is_a_tls_failure(ws, tmp_path):
         device.connect(timeout=WAIT_S)
 
     assert caught.value.reason == "tls" and "not trusted by the root CA" in str(caught.value)
+
+
+# -- JITP refused: the CA does not auto-register --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason", "words"),
+    [("auto-registration off", "auto_registration_off", "has auto-registration DISABLE"),
+     ("inactive CA", "ca_inactive", "is INACTIVE: JITP and JITR register certificates of an ACTIVE CA only")],
+    ids=["auto-registration-off", "ca-inactive"],
+)
+def test_a_jitp_device_whose_ca_does_not_auto_register_is_told_why(ws, spoil, reason, words):
+    from helpers.ca import chain_pem, make_ca, sign_device_certificate, verification_certificate
+
+    ca = make_ca(unique("no-jitp-ca"))
+    code = ws.iot.get_registration_code()["registrationCode"]
+    ws.iot.register_ca_certificate(caCertificate=ca.pem, verificationCertificate=verification_certificate(ca, code),
+                                   setAsActive=spoil != "inactive CA", allowAutoRegistration=spoil != "auto-registration off")
+    key = certs.new_key("ec")
+    name = unique("jitp-refused")
+    files = certs.save_device(ws, name, chain_pem(sign_device_certificate(ca, key, name), ca), key)
+
+    with pytest.raises(ConnectionRefused) as caught:
+        Device.from_workshop(ws, name, files).connect(timeout=WAIT_S)
+
+    assert caught.value.reason == reason and words in str(caught.value), str(caught.value)
+    assert caught.value.kind.startswith("connection refused: CA")

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from helpers import ca as ca_module
+from helpers import waits as waits_module
 from helpers import catchup, certs
 from helpers.ca import (
     CertificateAuthority, certificate_summary, chain_pem, load_ca, make_ca, poll, provisioning_state, save_ca,
@@ -162,7 +162,7 @@ def test_a_ca_name_that_is_a_path_is_refused(tmp_path, ca):
 
 
 def test_poll_returns_the_first_truthy_answer(monkeypatch):
-    monkeypatch.setattr(ca_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(waits_module.time, "sleep", lambda _s: None)
     answers = iter([None, [], {"done": True}, {"later": True}])
 
     assert poll(lambda: next(answers), timeout=10, interval=0.1, what="it") == {"done": True}
@@ -170,8 +170,8 @@ def test_poll_returns_the_first_truthy_answer(monkeypatch):
 
 def test_poll_gives_up_after_the_timeout_naming_what_it_waited_for(monkeypatch):
     clock = itertools.count(0, 5)
-    monkeypatch.setattr(ca_module.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(ca_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(waits_module.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(waits_module.time, "sleep", lambda _s: None)
 
     with pytest.raises(TimeoutError, match="Waited 12 s for the thing"):
         poll(lambda: None, timeout=12, interval=1, what="the thing")
@@ -205,7 +205,7 @@ def test_provisioning_state_of_an_unknown_certificate():
 
 
 def test_wait_for_provisioning_waits_for_active_with_thing_and_policy(monkeypatch):
-    monkeypatch.setattr(ca_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(waits_module.time, "sleep", lambda _s: None)
     states = [None, {"status": "PENDING_ACTIVATION"}, {"status": "ACTIVE", "things": ["t"]},
               {"status": "ACTIVE", "things": ["t"], "policies": ["p"]}]
     ws = SimpleNamespace(iot=RegistryIot(states), backend="local")
@@ -215,8 +215,8 @@ def test_wait_for_provisioning_waits_for_active_with_thing_and_policy(monkeypatc
 
 def test_wait_for_provisioning_says_where_the_certificate_stood(monkeypatch):
     clock = itertools.count(0, 1)
-    monkeypatch.setattr(ca_module.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(ca_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(waits_module.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(waits_module.time, "sleep", lambda _s: None)
     ws = SimpleNamespace(iot=RegistryIot([{"status": "PENDING_ACTIVATION"}]), backend="aws")
 
     with pytest.raises(TimeoutError, match="status is PENDING_ACTIVATION, things none, policies none"):
@@ -344,7 +344,7 @@ class DiagnosisIot:
         return {"certificateDescription": description}
 
     def describe_ca_certificate(self, certificateId):
-        return {"certificateDescription": {"autoRegistrationStatus": self.auto}}
+        return {"certificateDescription": {"status": "ACTIVE", "autoRegistrationStatus": self.auto}}
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import pytest
 
-from helpers.console import SHOWN_ROWS, MqttConsole
+from helpers.console import HEIGHT, SHOWN_ROWS, MqttConsole, new_setup
 from helpers.device import Message, MessageLog, topic_matches
 
 
@@ -171,3 +172,116 @@ def test_the_html_view_shows_the_newest_first_and_at_most_fifty_escaped():
 
 def test_repr_says_offline_console_state():
     assert repr(MqttConsole(filters=["iot/ws"])) == "MqttConsole(not connected, filters=['iot/ws'], messages=0)"
+
+
+# -- set-ups: nothing older than the latest set-up is reported as new ------------------------------
+
+
+def test_a_set_up_re_run_without_a_new_console_never_returns_the_earlier_runs_event():
+    console = MqttConsole(filters=["$aws/events/#"])
+    console.feed("$aws/events/thing/t1/created", {"thingName": "t1", "thingId": "old-id"})
+
+    new_setup()  # the set-up cell runs again: connect()
+    with pytest.raises(TimeoutError) as caught:
+        console.wait_for("$aws/events/thing/t1/created", timeout=0)
+    console.feed("$aws/events/thing/t1/created", {"thingName": "t1", "thingId": "new-id"})
+
+    assert "belongs to an earlier run" in str(caught.value)
+    assert console.wait_for("$aws/events/thing/t1/created", timeout=0).json["thingId"] == "new-id"
+
+
+def test_a_mark_from_before_the_set_up_does_not_reach_back_past_it():
+    console = MqttConsole(filters=["iot/ws"])
+    old_mark = console.mark()
+    console.feed("iot/ws", {"run": 1})
+    new_setup()
+
+    with pytest.raises(TimeoutError):
+        console.wait_for("iot/ws", timeout=0, after=old_mark)
+
+
+def test_a_console_made_after_the_set_up_sees_everything_it_received():
+    new_setup()
+    console = MqttConsole(filters=["iot/ws"])
+    console.feed("iot/ws", {"n": 1})
+
+    assert console.wait_for("iot/ws", timeout=0).json == {"n": 1}
+    assert console.wait_until(lambda messages: len(messages) == 1, timeout=0)
+
+
+def test_wait_until_counts_only_messages_since_the_set_up():
+    console = MqttConsole(filters=["iot/ws"])
+    console.feed("iot/ws", {"n": 1})
+    new_setup()
+
+    assert console.wait_until(lambda messages: len(messages) >= 1, timeout=0) is False
+    console.feed("iot/ws", {"n": 2})
+    assert console.wait_until(lambda messages: [m.json for m in messages] == [{"n": 2}], timeout=0) is True
+
+
+def test_older_messages_are_listed_grey_below_a_line_naming_the_set_up():
+    console = MqttConsole(filters=["#"])
+    console.feed("iot/old", "x")
+    new_setup()
+    console.feed("iot/new", "y")
+
+    page = console._repr_html_()
+
+    assert page.index("iot/new") < page.index("before the set-up at") < page.index("iot/old")
+
+
+# -- display: a fixed height, the state, and saved copies that tell the truth ----------------------
+
+
+def test_the_table_scrolls_inside_a_box_of_fixed_height():
+    console = MqttConsole(filters=["#"])
+    for n in range(9):
+        console.feed("iot/ws", {"n": n, "text": "a payload\nof several lines"})
+
+    page = console._repr_html_()
+
+    assert f"max-height:{HEIGHT};overflow-y:auto" in page
+    assert page.index("max-height") < page.index("<table>")
+
+
+def test_the_header_shows_the_state_the_count_and_when_it_was_taken():
+    console = MqttConsole(filters=["iot/ws"])
+    console.feed("iot/ws", "x")
+
+    assert "offline" in console._repr_html_() and "1 message(s) as of " in console._repr_html_()
+    assert console._text().startswith("MQTT console (offline; subscribed to iot/ws): 1 message(s) as of ")
+
+
+class Handle:
+    """A display handle that keeps the last bundle it was given (what a saved notebook would hold)."""
+
+    def __init__(self) -> None:
+        self.bundle: dict | None = None
+
+    def update(self, bundle, raw=False):
+        self.bundle = bundle
+
+
+def test_each_use_of_the_console_renews_its_saved_copy():
+    console = MqttConsole(filters=["iot/ws"])
+    handle = Handle()
+    console._handles.append(handle)  # what displaying it in a notebook does
+    for n in range(3):
+        console.feed("iot/ws", {"n": n})
+
+    console.wait_for("iot/ws", lambda m: m.json["n"] == 2, timeout=0)
+
+    assert "3 message(s)" in handle.bundle["text/plain"] and "3 message(s)" in handle.bundle["text/html"]
+    assert '{"n": 2}' in handle.bundle["text/plain"]
+
+
+def test_a_timeout_on_a_disconnected_console_says_so_and_what_to_run():
+    console = MqttConsole(filters=["iot/ws"])
+    console._device = SimpleNamespace(connected=False)  # a console whose connection dropped
+    console._lost_at = 0.0
+
+    with pytest.raises(TimeoutError) as caught:
+        console.wait_for("iot/ws", timeout=0)
+
+    assert "disconnected since" in str(caught.value) and "make lab" in str(caught.value)
+    assert "missed" in str(caught.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import socket
 import ssl
+import threading
 from contextlib import closing
 from types import SimpleNamespace
 
@@ -16,9 +17,10 @@ from cryptography.x509.oid import NameOID
 
 from helpers import certs
 from helpers.device import (
-    ConnectionRefused, Device, NotConnected, classify_socket_error, diagnose_refusal, encode_payload,
-    tls_context, try_connect_and_publish,
+    ConnectionRefused, Device, EndpointUnreachable, NotConnected, PublishRefused, classify_socket_error,
+    diagnose_refusal, encode_payload, tls_context, try_connect_and_publish,
 )
+from helpers.failures import BackendUnreachable
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def closed_port() -> int:
 
 @pytest.mark.parametrize(
     ("error", "local", "reason", "words"),
-    [(ConnectionRefusedError(111, "refused"), True, "unreachable", "python -m localcore start"),
+    [(ConnectionRefusedError(111, "refused"), True, "unreachable", "make lab"),
      (ConnectionRefusedError(111, "refused"), False, "unreachable", "Nothing accepts connections"),
      (ssl.SSLCertVerificationError(1, "certificate verify failed"), False, "tls", "not trusted by the root CA"),
      (ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca"), False, "certificate_unknown",
@@ -62,6 +64,9 @@ def test_socket_errors_become_plain_refusals(error, local, reason, words):
 
     assert refused.reason == reason and words in str(refused)
     assert "localhost" in str(refused)
+    # Nothing answering is not a refusal: a table of refusals must not swallow it as one.
+    assert isinstance(refused, EndpointUnreachable if reason == "unreachable" else ConnectionRefused)
+    assert isinstance(refused, BackendUnreachable) == (reason == "unreachable")
 
 
 class RegistryIot:
@@ -116,13 +121,15 @@ def test_tls_context_names_a_missing_file(identity, tmp_path):
         tls_context(tmp_path / "missing.pem", identity.cert, identity.key)
 
 
-def test_connecting_where_nothing_listens_says_so(identity):
+def test_connecting_where_nothing_listens_says_so_in_a_few_lines(identity):
     device = Device("dev", identity.cert, identity.key, "127.0.0.1", closed_port(), identity.ca, local=True)
 
-    with pytest.raises(ConnectionRefused) as caught:
+    with pytest.raises(EndpointUnreachable) as caught:
         device.connect(timeout=2)
 
-    assert caught.value.reason == "unreachable" and "localcore start" in str(caught.value)
+    shown = caught.value._render_traceback_()
+    assert caught.value.reason == "unreachable" and "make lab" in str(caught.value)
+    assert len(shown) <= 4 and "EndpointUnreachable" in shown[0] and "not running" in shown[0]
     assert not device.connected
 
 
@@ -133,8 +140,33 @@ def test_publishing_before_connecting_is_refused_plainly(identity):
         device.publish("iot/ws", {"a": 1})
 
 
-def test_try_connect_and_publish_returns_a_row_instead_of_raising(identity):
-    device = Device("dev", identity.cert, identity.key, "127.0.0.1", closed_port(), identity.ca)
+@pytest.fixture()
+def rude_server():
+    """A port that accepts TCP connections and closes them at once (TLS fails: a refusal, not silence)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(5)
+    server.close()
+
+
+def test_try_connect_and_publish_returns_a_row_instead_of_raising(identity, rude_server):
+    device = Device("dev", identity.cert, identity.key, "127.0.0.1", rude_server, identity.ca)
 
     row = try_connect_and_publish(device, timeout=2)
 
@@ -143,8 +175,38 @@ def test_try_connect_and_publish_returns_a_row_instead_of_raising(identity):
     assert row["error"].startswith("ConnectionRefused: ")
 
 
+def test_try_connect_and_publish_raises_when_nothing_answers(identity):
+    """A stopped lab fails every device alike: one short error, not a table of "refused" rows."""
+    device = Device("dev", identity.cert, identity.key, "127.0.0.1", closed_port(), identity.ca, local=True)
+
+    with pytest.raises(EndpointUnreachable, match="make lab"):
+        try_connect_and_publish(device, timeout=2)
+
+
 def test_client_id_defaults_to_the_device_name_and_repr_shows_no_secrets(identity):
     device = Device("dev", identity.cert, identity.key, "localhost", 8883, identity.ca)
 
     assert device.client_id == "dev"
     assert repr(device) == "Device('dev', client_id='dev', localhost:8883, not connected)"
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [(PublishRefused("not_authorised", "x"), "refused by the policy"),
+     (ConnectionRefused("client_id_not_authorised", "x"), "connection refused by the policy (iot:Connect)"),
+     (ConnectionRefused("certificate_unknown", "x"), "connection refused: unknown certificate"),
+     (ConnectionRefused("auto_registration_off", "x"), "connection refused: CA auto-registration off"),
+     (ConnectionRefused("auto_registration", "x"), "connection closed: certificate just auto-registered"),
+     (EndpointUnreachable("unreachable", "x"), "nothing answers (is the lab running?)")],
+    ids=["publish-policy", "connect-policy", "unknown-certificate", "auto-registration-off", "jitp-first", "unreachable"],
+)
+def test_each_error_has_a_few_words_for_an_outcome_table(error, kind):
+    assert error.kind == kind
+
+
+def test_a_device_that_lost_the_lab_says_so_on_its_next_publish(identity):
+    device = Device("dev", identity.cert, identity.key, "127.0.0.1", closed_port(), identity.ca, local=True)
+    device._client, device._connack, device._closed = object(), 0, True  # connected once, then the lab stopped
+
+    with pytest.raises(EndpointUnreachable, match="make lab"):
+        device.publish("iot/ws", {"a": 1})

@@ -86,6 +86,82 @@ def test_a_form_outside_a_kernel_shows_values_and_problems_as_text_and_html():
     assert "between 1 and 1000" in repr(form) and "between 1 and 1000" in form._repr_html_()
 
 
+# -- forms remember what was typed ----------------------------------------------------------------
+
+
+def defaults() -> dict:
+    """What a parameters cell makes, each time it runs (Run All runs it again)."""
+    return {"thing_name": "bulky", "count": 20}
+
+
+def test_a_typed_value_survives_run_all_and_says_it_was_remembered(tmp_path):
+    ui.form(defaults(), SPEC, remember="03", folder=tmp_path).apply({"count": "7"})
+
+    params = defaults()  # Run All: the parameters cell again, then the form cell
+    form = ui.form(params, SPEC, remember="03", folder=tmp_path)
+
+    assert params == {"thing_name": "bulky", "count": 7}
+    assert form.remembered == {"count": 7}
+    assert "Remembered from your last edit" in repr(form) and "count = 7" in form._repr_html_()
+    assert (tmp_path / "forms" / "03.json").is_file()
+
+
+def test_back_to_the_defaults_forgets_the_remembered_values(tmp_path):
+    ui.form(defaults(), SPEC, remember="03", folder=tmp_path).apply({"count": "7"})
+    params = defaults()
+    form = ui.form(params, SPEC, remember="03", folder=tmp_path)
+
+    form.reset()
+
+    assert params == defaults() and form.remembered == {}
+    assert ui.form(defaults(), SPEC, remember="03", folder=tmp_path).remembered == {}
+
+
+def test_an_edit_of_the_parameters_cell_wins_over_a_remembered_value(tmp_path):
+    ui.form(defaults(), SPEC, remember="03", folder=tmp_path).apply({"count": "7"})
+
+    params = {"thing_name": "bulky", "count": 50}  # the trainee changed the cell's default since
+    form = ui.form(params, SPEC, remember="03", folder=tmp_path)
+
+    assert params["count"] == 50 and form.remembered == {}
+
+
+def test_an_invalid_value_is_not_applied_nor_remembered_and_the_form_says_so(tmp_path):
+    params = defaults()
+    form = ui.form(params, SPEC, remember="03", folder=tmp_path)
+
+    form.apply({"count": "5000"})
+
+    assert params["count"] == 20 and not (tmp_path / "forms" / "03.json").exists()
+    assert "between 1 and 1000" in repr(form)
+
+
+def test_outside_a_kernel_nothing_is_remembered_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    form = ui.form(defaults(), SPEC)
+
+    form.apply({"count": "7"})
+
+    assert form.path is None
+
+
+def test_the_widget_applies_a_typed_value_without_any_button(tmp_path):
+    params = defaults()
+    form = ui.form(params, SPEC, remember="03", folder=tmp_path)
+    box = form.widget()
+    inputs = {row.children[0].description: row.children[0] for row in box.children[1:-1]}
+    status = box.children[-1].children[1]
+
+    inputs["count"].value = "12"
+    assert params["count"] == 12 and "Applied and remembered" in status.value
+
+    inputs["count"].value = "twelve"
+    assert params["count"] == 12 and "Not applied" in status.value and "count = 12" in status.value
+
+    box.children[-1].children[0].click()  # back to the defaults
+    assert params == defaults() and inputs["count"].value == "20"
+
+
 # -- tables, solutions, notes, progress ----------------------------------------------------------
 
 
