@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .failures import Explained, WorkshopError
 from .ui import Table, show
 
 EXPECT_ENV = "WORKSHOP_EXPECT_EXERCISES"
@@ -43,17 +44,15 @@ class Check:
         return "○ " + NOT_DONE if self.exercise else "✗"
 
 
-class ChapterCheckFailed(AssertionError):
+class ChapterCheckFailed(Explained, AssertionError):
     """The chapter's outcome does not hold. Shown as its message alone, not as a traceback."""
-
-    def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
-        return [f"\x1b[31m{line}\x1b[0m" for line in str(self).splitlines()]
 
 
 class SelfCheck:
     def __init__(self, title: str) -> None:
         self.title = title
         self.checks: list[Check] = []
+        self.blocked: WorkshopError | None = None  # the lab (or AWS) did not answer: nothing was checked
 
     def expect(self, label: str, outcome: bool | Callable[[], Any], detail: str = "") -> bool:
         """A chapter item: it must hold, or `done` fails the chapter."""
@@ -66,6 +65,9 @@ class SelfCheck:
     def _add(self, label: str, outcome: bool | Callable[[], Any], detail: str, exercise: bool) -> bool:
         try:
             result = outcome() if callable(outcome) else outcome
+        except WorkshopError as error:  # the lab is stopped, or no credentials: say that, once
+            self.blocked = self.blocked or error
+            result, detail = False, "not checked: " + str(error).splitlines()[0]
         except Exception as error:  # noqa: BLE001 - an item that cannot be checked does not hold
             result, detail = False, f"{type(error).__name__}: {error}"
         if isinstance(result, str):  # a callable may explain itself: "" holds, text says what is missing
@@ -90,6 +92,8 @@ class SelfCheck:
         return Table(["", "check", "detail"], rows, summary)
 
     def done(self) -> None:
+        if self.blocked is not None:  # a table of ✗ would only mislead: say what to do instead
+            raise self.blocked
         show(self.table())
         problems = []
         if not self.checks:

@@ -76,3 +76,19 @@ def test_ci_states_what_it_expects_of_the_exercises(monkeypatch, expected, passe
 def test_a_self_check_without_checks_fails():
     with pytest.raises(ChapterCheckFailed, match="no checks were made"):
         SelfCheck("Empty").done()
+
+
+def test_a_stopped_lab_ends_the_self_check_with_what_to_do_not_a_table_of_failures(capsys):
+    from helpers.failures import BackendUnreachable
+
+    def registry_call():
+        raise BackendUnreachable("ws.iot.describe_thing: the lab does not answer: it is not running.\n"
+                                 "Start it (`make lab`), then run this cell again.")
+
+    check = SelfCheck("Chapter 01")
+    check.expect("the thing exists", registry_call)
+    check.exercise("the button", registry_call)
+    with pytest.raises(BackendUnreachable) as raised:
+        check.done()
+    assert "make lab" in str(raised.value) and len(raised.value._render_traceback_()) <= 10
+    assert "✗" not in capsys.readouterr().out
