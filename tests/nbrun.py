@@ -75,8 +75,14 @@ def solution_code(name: str, *, otherwise: bool = False) -> str:
 
 
 def with_solutions(notebooks: list[Path], folder: Path, *, otherwise: bool = False) -> list[Path]:
-    """Copies of ``notebooks`` in ``folder`` whose exercise cells hold their solutions."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Copies of ``notebooks`` in ``folder/notebooks`` whose exercise cells hold their solutions.
+
+    A kernel runs in its notebook's folder, and chapters read ``../data/...``: ``folder`` links to
+    the repository's ``data`` so that those paths find the same files as from ``notebooks/``.
+    """
+    (folder / "notebooks").mkdir(parents=True, exist_ok=True)
+    if not (folder / "data").exists():
+        (folder / "data").symlink_to(ROOT / "data", target_is_directory=True)
     copies = []
     for notebook in notebooks:
         document = json.loads(notebook.read_text())
@@ -84,7 +90,7 @@ def with_solutions(notebooks: list[Path], folder: Path, *, otherwise: bool = Fal
             name = cell["metadata"].get("exercise") if cell["cell_type"] == "code" else None
             if name:
                 cell["source"] = solution_code(name, otherwise=otherwise)
-        copy = folder / notebook.name
+        copy = folder / "notebooks" / notebook.name
         copy.write_text(json.dumps(document, indent=1))
         copies.append(copy)
     return copies
