@@ -66,10 +66,10 @@ def failures_for_third():
 
 failures = poll(failures_for_third, timeout=120, interval=0.5, what=f"the rule's failure in {ERRORS_GROUP}")
 invocations = [e for e in log_events(third_since_ms) if e["message"].startswith("START")]
-table({"certificate status": provisioning_state(ws, THIRD_CERT_ID)["status"],
-       f"invocations of {FUNCTION} since": len(invocations),
-       **{f"failure {n + 1}": f"{f['failedAction']}: {short(f['errorMessage'])}" for n, f in enumerate(failures)}},
-      title=f"{THIRD} without the permission: why the rule {RULE} did nothing")
+display(table({"certificate status": provisioning_state(ws, THIRD_CERT_ID)["status"],
+               f"invocations of {FUNCTION} since": len(invocations),
+               **{f"failure {n + 1}": f"{f['failedAction']}: {short(f['errorMessage'])}" for n, f in enumerate(failures)}},
+              title=f"{THIRD} without the permission: why the rule {RULE} did nothing"))
 
 # 5. The permission back (as in section 4), and the same device connects again: its certificate is still
 #    PENDING_ACTIVATION, so AWS IoT announces it again; this time the function provisions it.
