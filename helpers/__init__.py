@@ -5,10 +5,11 @@
 
 Modules: `workshop` (backend, clients, stack), `certs` (keys, CSRs, device files), `ca` (your own
 CA for JITP/JITR), `device` (MQTT over mutual TLS), `console` (the MQTT test client widget),
-`provisioning` (bulk tasks and connectivity tests), `job_agent` (a device that runs jobs), `fleet`
-(fleet-indexing plots and waits), `logs` (AWSIotLogsV2 queries as tables), `catchup` (what earlier
-chapters leave, created idempotently), `ledger` and `cleanup` (what the workshop created, and its
-removal), `ui` (tables, forms, self-checks), `secrets` (0600 files), `failures` (errors that say
+`provisioning` (bulk tasks and connectivity tests), `job_agent` (a device that runs jobs), `job_ids`
+(job ids that never collide), `fleet` (fleet-indexing plots and waits), `logs` (AWSIotLogsV2 queries
+as tables), `catchup` (what earlier chapters leave, created idempotently), `ledger` and `cleanup`
+(what the workshop created, and its removal), `ui` (tables, forms), `selfcheck` (the chapters'
+self-checks) and `checks` (what they look up), `secrets` (0600 files), `failures` (errors that say
 what to do, in a few lines), `waits` (conditions polled with deadlines sized to the backend).
 """
 

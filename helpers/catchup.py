@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from .ca import CertificateAuthority, load_ca, make_ca, save_ca, verification_certificate
 from .certs import read_device, save_device
@@ -270,15 +272,24 @@ def ensure_ca(ws: Any, name: str, **subject: str) -> tuple[CertificateAuthority,
     return ca, f"{ca.certificate_id[:12]}… registered and ACTIVE"
 
 
-def things_of_ca(ws: Any, ca_certificate_id: str, name_prefix: str = "") -> list[str]:
-    """The things whose certificates ``ca_certificate_id`` signed (names starting with ``name_prefix``)."""
+def things_of_ca(ws: Any, ca_certificate_id: str, name_prefix: str = "", common_name: str | None = None) -> list[str]:
+    """The things whose certificates ``ca_certificate_id`` signed (names starting with ``name_prefix``;
+    with ``common_name``, only certificates whose subject's CN is that: one device's certificates)."""
     names: list[str] = []
     for page in ws.iot.get_paginator("list_certificates_by_ca").paginate(caCertificateId=ca_certificate_id):
         for certificate in page.get("certificates", []):
+            if common_name is not None and _common_name(ws, certificate["certificateId"]) != common_name:
+                continue
             for thing in ws.iot.list_principal_things(principal=certificate["certificateArn"]).get("things", []):
                 if thing.startswith(name_prefix) and thing not in names:
                     names.append(thing)
     return names
+
+
+def _common_name(ws: Any, certificate_id: str) -> str:
+    pem = ws.iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]["certificatePem"]
+    names = x509.load_pem_x509_certificate(pem.encode()).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
 
 
 # ------------------------------------------- chapter 03's bulk devices (for chapter 07 and later)

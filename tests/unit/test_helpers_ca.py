@@ -235,6 +235,7 @@ class CaIot:
         self.groups = groups or set()
         self.certificates_by_ca = certificates_by_ca or {}  # CA id -> certificate ARNs
         self.things = things or {}  # certificate ARN -> thing names
+        self.pems: dict[str, str] = {}  # certificate id (here: its ARN) -> PEM, for describe_certificate
         self.code = "0f" * 32
         self.calls: list[str] = []
 
@@ -270,13 +271,18 @@ class CaIot:
     def get_paginator(self, operation):
         assert operation == "list_certificates_by_ca"
         pages = lambda caCertificateId: [  # two pages, as a paginator yields them
-            {"certificates": [{"certificateArn": arn} for arn in self.certificates_by_ca.get(caCertificateId, [])[:1]]},
-            {"certificates": [{"certificateArn": arn} for arn in self.certificates_by_ca.get(caCertificateId, [])[1:]]},
+            {"certificates": [{"certificateArn": arn, "certificateId": arn}
+                              for arn in self.certificates_by_ca.get(caCertificateId, [])[:1]]},
+            {"certificates": [{"certificateArn": arn, "certificateId": arn}
+                              for arn in self.certificates_by_ca.get(caCertificateId, [])[1:]]},
         ]
         return SimpleNamespace(paginate=pages)
 
     def list_principal_things(self, principal):
         return {"things": self.things.get(principal, [])}
+
+    def describe_certificate(self, certificateId):
+        return {"certificateDescription": {"certificateId": certificateId, "certificatePem": self.pems[certificateId]}}
 
 
 def test_ensure_ca_on_a_fresh_lab_makes_saves_and_registers_an_active_ca(tmp_path):
@@ -328,6 +334,17 @@ def test_things_of_ca_lists_each_thing_once_filtered_by_prefix():
 
     assert catchup.things_of_ca(ws, "ca1", "jitr-") == ["jitr-c1", "jitr-c3"]
     assert catchup.things_of_ca(ws, "ca1") == ["jitr-c1", "my-jitp-device", "jitr-c3"]
+
+
+def test_things_of_ca_for_one_common_name_leave_other_devices_things_alone(ca):
+    """Chapter 05's set-up removes its own device's earlier things, never the trainee's third device's."""
+    iot = CaIot(certificates_by_ca={"ca1": ["c1", "c2", "c3"]},
+                things={"c1": ["jitr-c1"], "c2": ["jitr-c2"], "c3": ["jitr-c3"]})
+    for certificate, common_name in {"c1": "my-jitr-device", "c2": "my-jitr-device-3", "c3": "my-jitr-device"}.items():
+        iot.pems[certificate] = sign_device_certificate(ca, certs.new_key("ec"), common_name)
+
+    assert catchup.things_of_ca(SimpleNamespace(iot=iot), "ca1", "jitr-", common_name="my-jitr-device") == [
+        "jitr-c1", "jitr-c3"]
 
 
 # -- helpers.device: the first connection of an auto-registered device ---------------------------------
