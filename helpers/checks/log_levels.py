@@ -31,7 +31,7 @@ def logged_successes(ws: Any, client_id: str, certificate_ids: Any, start_ms: in
                      log_group: str = "AWSIotLogsV2") -> list[dict]:
     """The entries of ``log_group`` since ``start_ms`` of a successful publish by ``client_id`` with
     one of ``certificate_ids``: one look, no waiting ([] when the log group does not exist yet)."""
-    from .logs import all_events, parse_entry
+    from ..logs import all_events, parse_entry
 
     try:
         events = all_events(ws.logs.filter_log_events, logGroupName=log_group, startTime=start_ms,
