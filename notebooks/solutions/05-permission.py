@@ -81,6 +81,6 @@ try:
     third.disconnect()
 except ConnectionRefused as refused:
     print(f"Connection of {THIRD} with the permission back: {refused.reason}")
-third_state = wait_for_provisioning(ws, THIRD_CERT_ID, timeout=120)
+third_state = wait_for_provisioning(ws, THIRD_CERT_ID)
 table({key: short(value) for key, value in third_state.items()},
       title=f"The certificate of {THIRD}, after the permission came back: the same one")

@@ -6,7 +6,7 @@ ws.iot.create_job(jobId=DISK_JOB_ID, targets=[AGENT_ARN], document=json.dumps(di
                   description="Report the free disk space (this agent cannot)")
 
 # 1. Wait for the outcome, as the service confirmed it to the agent.
-agent.wait_for_job(DISK_JOB_ID, "FAILED", timeout=60)
+agent.wait_for_job(DISK_JOB_ID, "FAILED")
 
 # 2. The execution as AWS IoT keeps it: FAILED, with the agent's statusDetails.
 failed = ws.iot.describe_job_execution(jobId=DISK_JOB_ID, thingName=AGENT)["execution"]
