@@ -92,6 +92,7 @@ def _delete_certificate(ws: Any, step: Step) -> str:
 
 
 def _remove_from_groups(ws: Any, step: Step) -> str:
+    expect(ws, step)
     now = {g["groupName"] for g in all_items(ws.iot, "list_thing_groups_for_thing", "thingGroups", thingName=step.name)}
     done = [g for g in step.args.get("groups", []) if g in now]
     for group in done:
@@ -100,6 +101,7 @@ def _remove_from_groups(ws: Any, step: Step) -> str:
 
 
 def _delete_shadows(ws: Any, step: Step) -> str:
+    expect(ws, step)
     ws.iot.describe_thing(thingName=step.name)  # a thing that is gone: "already gone"
     names = set(step.args.get("shadows", []))
     try:
@@ -128,6 +130,7 @@ def _delete_thing(ws: Any, step: Step) -> str:
 
 
 def _detach_group_policies(ws: Any, step: Step) -> str:
+    expect(ws, step)
     arn = ws.iot.describe_thing_group(thingGroupName=step.name)["thingGroupArn"]
     attached = {p["policyName"] for p in all_items(ws.iot, "list_attached_policies", "policies", target=arn)}
     done = [p for p in step.args.get("policies", []) if p in attached]
@@ -156,6 +159,7 @@ def _deprecate_thing_type(ws: Any, step: Step) -> str:
 
 
 def _detach_policy_targets(ws: Any, step: Step) -> str:
+    expect(ws, step)
     attached = set(all_items(ws.iot, "list_targets_for_policy", "targets", policyName=step.name))
     done = [t for t in step.args.get("targets", []) if t in attached]
     for target in done:
@@ -164,6 +168,7 @@ def _detach_policy_targets(ws: Any, step: Step) -> str:
 
 
 def _delete_policy_versions(ws: Any, step: Step) -> str:
+    expect(ws, step)
     old = [v["versionId"] for v in ws.iot.list_policy_versions(policyName=step.name)["policyVersions"]
            if not v.get("isDefaultVersion")]
     for version in old:

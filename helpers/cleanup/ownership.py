@@ -2,11 +2,11 @@
 
 A resource found by name is the workshop's when its identity now (thing id, creation date, ETag,
 stack id, ...) is one the ledger recorded when the workshop created it (`judge`). A Lambda
-function's ``LastModified`` changes with each update: it is the workshop's when a chain of the
-workshop's own recorded updates leads from a recorded creation to what is there now
-(`function_versions`). Log groups nobody created by API (AWS makes them when a function or AWS
-IoT's logging first writes) are the workshop's in the windows `lambda_log_group` and
-`iot_log_group` describe. Everything the clean-up derives from the workshop's own actions (a bulk
+function's ``LastModified`` changes with each update (and a replaced rule's ``createdAt`` in the
+lab): it is the workshop's when a chain of the workshop's own recorded updates leads from a recorded
+creation to what is there now (`chained_identities`). Log groups nobody created by API (AWS makes
+them when a function or AWS IoT's logging first writes) are the workshop's in the windows
+`lambda_log_group` and `iot_log_group` describe. Everything the clean-up derives from the workshop's own actions (a bulk
 task's things, a CA's device certificates) is judged in `helpers.cleanup.survey`.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 from .. import ledger as L
 
 IOT_LOG_GROUP = "AWSIotLogsV2"
+UPDATE_OPERATIONS = {operation for _service, operation in L.UPDATES}
 LAMBDA_LOG_GROUP = "/aws/lambda/{}"
 CLOCK_SKEW = timedelta(seconds=60)  # the ledger's times are the client's clock, AWS's are its own
 
@@ -70,14 +71,16 @@ def recorded_values(kind: str, entries: Iterable[L.Entry]) -> list[Any]:
     return values
 
 
-def function_versions(entries: Iterable[L.Entry]) -> set[str]:
-    """The ``LastModified`` values a function of the workshop can have: its recorded creations, and
-    every value a recorded update of the workshop's led to from one of those."""
+def chained_identities(kind: str, entries: Iterable[L.Entry]) -> set[Any]:
+    """The identities a resource of the workshop can have when its own updates change it (a function's
+    ``LastModified``, a replaced rule's ``createdAt``): its recorded creations, and every value a
+    recorded update of the workshop's led to from one of those."""
+    key = L.IDENTITY[kind]
     entries = list(entries)
-    known = {e.identity.get("LastModified") for e in entries if e.operation == "CreateFunction"}
+    updates = [((e.detail.get("previous") or {}).get(key), e.identity.get(key)) for e in entries
+               if e.operation in UPDATE_OPERATIONS]
+    known = {e.identity.get(key) for e in entries if e.operation not in UPDATE_OPERATIONS}
     known.discard(None)
-    updates = [((e.detail.get("previous") or {}).get("LastModified"), e.identity.get("LastModified"))
-               for e in entries if e.operation != "CreateFunction"]
     grew = True
     while grew:
         grew = False
@@ -86,6 +89,10 @@ def function_versions(entries: Iterable[L.Entry]) -> set[str]:
                 known.add(after)
                 grew = True
     return known
+
+
+def function_versions(entries: Iterable[L.Entry]) -> set[Any]:
+    return chained_identities(L.FUNCTION, entries)
 
 
 def judge(kind: str, entries: list[L.Entry], current: Mapping[str, Any] | None) -> Verdict:
@@ -97,13 +104,13 @@ def judge(kind: str, entries: list[L.Entry], current: Mapping[str, Any] | None) 
     if key is None:
         return Verdict(True, f"created by the workshop ({where})")
     now = (current or {}).get(key)
-    if kind == L.FUNCTION:
-        versions = function_versions(entries)
+    if kind in L.CHAINED:
+        versions = chained_identities(kind, entries)
         if not versions:
-            return Verdict(True, "recorded by name only (the ledger holds no LastModified for it)")
+            return Verdict(True, f"recorded by name only (the ledger holds no {key} for it)")
         if now in versions:
             return Verdict(True, f"created by the workshop ({where}), changed only by the workshop since")
-        return Verdict(False, f"not the workshop's: changed or made again outside the workshop (LastModified {now})")
+        return Verdict(False, f"not the workshop's: changed or made again outside the workshop ({key} {now})")
     if kind == L.S3_OBJECT:
         versions = [e.identity.get("VersionId") for e in entries if e.identity.get("VersionId")]
         if versions and (current or {}).get("VersionId"):
@@ -172,5 +179,6 @@ def ca_policy(created: Any, ca_created: Any, targets: Iterable[str], ca_certific
     return Verdict(True, "made for a device of the workshop's CA (JITP or JITR)")
 
 
-__all__ = ["IOT_LOG_GROUP", "LAMBDA_LOG_GROUP", "Verdict", "ca_policy", "function_versions", "iot_log_group",
-           "judge", "lambda_log_group", "logging_switched_on", "recorded_values", "short", "to_datetime"]
+__all__ = ["IOT_LOG_GROUP", "LAMBDA_LOG_GROUP", "Verdict", "ca_policy", "chained_identities", "function_versions",
+           "iot_log_group", "judge", "lambda_log_group", "logging_switched_on", "recorded_values", "short",
+           "to_datetime"]

@@ -115,7 +115,8 @@ def carries_prefix(kind: str, name: str, prefix: str) -> bool:
 
 
 def decide(kind: str, name: str, prefix: str, stack_name: str, by_stack: bool = False) -> tuple[bool, str]:
-    """``(may delete, why not)`` for a resource of the workshop, by its name."""
+    """``(may delete, why not)`` for a resource of the workshop, by its name. ``by_stack``: its name
+    was chosen by the stack or by AWS (a JITR thing), so the prefix rule does not apply."""
     if kind == L.STACK and name != stack_name:
         return False, f"not the workshop's stack ({stack_name})"
     if by_stack:
@@ -181,8 +182,8 @@ class _World:
             return ([(*arn_ref(c), f"would be detached from {mine}") for c in deps.get("certificates", [])]
                     + [(L.THING_GROUP, g, f"would lose its member {mine}") for g in deps.get("groups", [])])
         if kind == L.THING_GROUP:
-            return ([(L.THING, t, f"would leave {mine} and lose the group's policies and jobs")
-                     for t in deps.get("things", [])]
+            members = [] if (row.get("detail") or {}).get("dynamic") else deps.get("things", [])
+            return ([(L.THING, t, f"would leave {mine} and lose the group's policies and jobs") for t in members]
                     + [(L.THING_GROUP, c, f"would lose its parent group {mine} (AWS deletes no group that has child "
                                           "groups)") for c in deps.get("children", [])]
                     + [(L.POLICY, p, f"would be detached from {mine}") for p in deps.get("policies", [])])
@@ -207,7 +208,8 @@ def _reasons(world: _World, allow: bool) -> tuple[dict[tuple[str, str], str], li
         if key not in world.workshop or row["kind"] in L.SETTINGS:
             continue
         detail = row.get("detail") or {}
-        allowed, why = decide(row["kind"], row["name"], world.prefix, world.stack_name, bool(detail.get("by_stack")))
+        exempt = bool(detail.get("by_stack")) or bool(detail.get("tied_by"))  # names the workshop did not choose
+        allowed, why = decide(row["kind"], row["name"], world.prefix, world.stack_name, exempt)
         if not allowed:
             kept[key] = why
             continue
@@ -316,18 +318,19 @@ def _steps_for(row: Mapping, world: _World, allow: bool) -> list[Step]:
     if kind == L.THING:
         groups = linked(deps.get("groups", []), L.THING_GROUP)
         principals = [c for c in deps.get("certificates", []) if allow or world.ours(*arn_ref(c))]
-        return [Step("remove thing from its groups", kind, name, {"groups": groups}, ", ".join(groups)),
-                Step("delete shadows", kind, name, {"shadows": list(detail.get("shadows", []))}),
+        return [Step("remove thing from its groups", kind, name, {**expect, "groups": groups}, ", ".join(groups)),
+                Step("delete shadows", kind, name, {**expect, "shadows": list(detail.get("shadows", []))}),
                 Step("delete thing", kind, name, {**expect, "principals": principals})]
     if kind == L.THING_GROUP:
         policies = linked(deps.get("policies", []), L.POLICY)
-        return [Step("detach policies from thing group", kind, name, {"arn": arn, "policies": policies},
+        return [Step("detach policies from thing group", kind, name, {**expect, "arn": arn, "policies": policies},
                      ", ".join(policies)),
                 Step("delete thing group", kind, name, {**expect, "depth": int(detail.get("depth", 0) or 0)})]
     if kind == L.POLICY:
         targets = [t for t in deps.get("targets", []) if allow or world.ours(*arn_ref(t))]
-        return [Step("detach policy from its targets", kind, name, {"targets": targets}, f"{len(targets)} target(s)"),
-                Step("delete old policy versions", kind, name),
+        return [Step("detach policy from its targets", kind, name, {**expect, "targets": targets},
+                     f"{len(targets)} target(s)"),
+                Step("delete old policy versions", kind, name, expect),
                 Step("delete policy", kind, name, expect)]
     if kind == L.CA_CERTIFICATE:
         return [Step("deactivate CA certificate", kind, name), Step("delete CA certificate", kind, name)]

@@ -35,7 +35,7 @@ from typing import Any
 from . import hooks
 from .calls import CHANGES, CREATES, UNKNOWN_BEFORE, UPDATES, entries_for, operations
 from .kinds import *  # noqa: F403 - the kinds are part of the ledger's vocabulary
-from .kinds import IDENTITY, NAMED_BY_AWS, SETTINGS, stamp
+from .kinds import CHAINED, IDENTITY, NAMED_BY_AWS, SETTINGS, stamp
 from .reads import read_events, read_identity, read_indexing, read_log_level, read_logging
 
 LEDGER_FILE = "ledger.jsonl"
@@ -169,7 +169,7 @@ def watch(client: Any, ws: Any) -> Any:
 
 
 __all__ = [
-    "CHANGES", "CREATES", "Entry", "IDENTITY", "LEDGER_FILE", "SETTINGS", "UNKNOWN_BEFORE", "UPDATES", "append",
+    "CHAINED", "CHANGES", "CREATES", "Entry", "IDENTITY", "LEDGER_FILE", "SETTINGS", "UNKNOWN_BEFORE", "UPDATES", "append",
     "chapter_name", "entries_for", "identity_text", "ledger_path", "now_iso", "operations", "read", "read_events",
     "read_file", "read_identity", "read_indexing", "read_log_level", "read_logging", "settings_baseline", "stamp",
     "table", "watch", "write",

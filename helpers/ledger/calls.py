@@ -165,10 +165,13 @@ CREATES: dict[tuple[str, str], Extract] = {
     ("logs", "CreateLogGroup"): _one(LOG_GROUP, _param("logGroupName")),
 }
 
-# (service name, operation) → a change to a resource the workshop may have created: recorded with the
-# identity it has afterwards and the one it had before (``detail.previous``), so that a chain of the
-# workshop's own changes leads from its creation to what is there now.
+# (service name, operation) → a change to a resource the workshop may have created that may change what
+# identifies it: recorded with the identity it has afterwards and the one it had before
+# (``detail.previous``), so that a chain of the workshop's own changes leads from its creation to what
+# is there now. (The lab gives a replaced rule a new ``createdAt``; a function's ``LastModified``
+# changes with its code and configuration.)
 UPDATES: dict[tuple[str, str], Extract] = {
+    ("iot", "ReplaceTopicRule"): _one(TOPIC_RULE, _param("ruleName")),
     ("lambda", "UpdateFunctionCode"): _one(FUNCTION, _out("FunctionName"), _out("FunctionArn"), _ids("LastModified")),
     ("lambda", "UpdateFunctionConfiguration"): _one(FUNCTION, _out("FunctionName"), _out("FunctionArn"),
                                                     _ids("LastModified")),

@@ -88,6 +88,7 @@ PRE_READS: dict[tuple[str, str], Callable[[Mapping], list[tuple[str, str]]]] = {
     ("iot", "CreateThingGroup"): lambda p: [(THING_GROUP, get(p, "thingGroupName"))],
     ("iot", "CreateDynamicThingGroup"): lambda p: [(THING_GROUP, get(p, "thingGroupName"))],
     ("iot", "RegisterThing"): lambda p: [(THING, register_thing_name(p))],
+    ("iot", "ReplaceTopicRule"): lambda p: [(TOPIC_RULE, get(p, "ruleName"))],
     ("lambda", "UpdateFunctionCode"): lambda p: [(FUNCTION, function_name(get(p, "FunctionName")))],
     ("lambda", "UpdateFunctionConfiguration"): lambda p: [(FUNCTION, function_name(get(p, "FunctionName")))],
 }

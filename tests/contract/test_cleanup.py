@@ -155,11 +155,12 @@ def jitr_function_and_rule(ws) -> None:
                                           Handler="lambda_function.lambda_handler", Code={"ZipFile": function_zip()})
     ws.lambda_.update_function_code(FunctionName="jitr", ZipFile=function_zip())  # a re-run of the chapter's cell
     ws.lambda_.invoke(FunctionName="jitr", Payload=b"{}")
-    ws.logs.create_log_group(logGroupName=ERRORS_GROUP)
-    ws.iot.create_topic_rule(ruleName="JITRRule", topicRulePayload={
-        "sql": "SELECT * FROM '$aws/events/certificates/registered/#'",
-        "actions": [{"lambda": {"functionArn": function["FunctionArn"]}}],
-        "errorAction": {"cloudwatchLogs": {"logGroupName": ERRORS_GROUP, "roleArn": ws.stack_outputs["ArnIoTLoggingRole"]}}})
+    rule = {"sql": "SELECT * FROM '$aws/events/certificates/registered/#'",
+            "actions": [{"lambda": {"functionArn": function["FunctionArn"]}}]}
+    ws.iot.create_topic_rule(ruleName="JITRRule", topicRulePayload=rule)
+    ws.logs.create_log_group(logGroupName=ERRORS_GROUP)  # chapter 05's exercise: an error action for the rule
+    errors = {"cloudwatchLogs": {"logGroupName": ERRORS_GROUP, "roleArn": ws.stack_outputs["ArnIoTLoggingRole"]}}
+    ws.iot.replace_topic_rule(ruleName="JITRRule", topicRulePayload={**rule, "errorAction": errors})
     wait_for_log_group(ws, "/aws/lambda/jitr")
 
 
@@ -245,8 +246,8 @@ def test_the_ledger_records_identities_and_not_what_existed_before(session):
     assert len(things) == 1 and things[0].identity["thingId"]  # the second CreateThing answered the same thing
     [policy] = [e for e in entries if e.kind == "policy" and e.name == "my-first-thing_Policy"]
     assert policy.identity["creationDate"].startswith("20")
-    [rule] = [e for e in entries if e.kind == "topic rule"]
-    assert rule.identity["createdAt"]
+    created, replaced = [e for e in entries if e.kind == "topic rule"]
+    assert created.identity["createdAt"] and replaced.detail["previous"] == created.identity
     [group] = [e for e in entries if e.kind == "log group"]
     assert (group.name, type(group.identity["creationTime"])) == (ERRORS_GROUP, int)
     functions = [e for e in entries if e.kind == "Lambda function"]

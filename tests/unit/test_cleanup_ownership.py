@@ -91,3 +91,11 @@ def test_a_policy_of_the_cas_devices_is_ours_only_when_attached_to_nothing_else_
     assert ownership.ca_policy("2025-01-01T12:10:00+00:00", T, [device], {device}).ours
     assert not ownership.ca_policy("2025-01-01T12:10:00+00:00", T, [device, "arn:aws:iot:r:1:cert/x"], {device}).ours
     assert not ownership.ca_policy("2024-01-01T00:00:00+00:00", T, [device], {device}).ours
+
+
+def test_a_replaced_rule_stays_ours_along_the_workshops_own_replacements():
+    created = entry("topic rule", "JITRRule", {"createdAt": "c1"}, "CreateTopicRule")
+    replaced = entry("topic rule", "JITRRule", {"createdAt": "c2"}, "ReplaceTopicRule",
+                     detail={"previous": {"createdAt": "c1"}})
+    assert ownership.judge("topic rule", [created, replaced], {"createdAt": "c2"}).ours
+    assert not ownership.judge("topic rule", [created, replaced], {"createdAt": "c3"}).ours

@@ -82,6 +82,8 @@ CREATE_CASES = [
     ("lambda", "UpdateFunctionCode", {"FunctionName": "jitr", "ZipFile": b"zip"},
      {"FunctionName": "jitr", "FunctionArn": "arn:fn", "LastModified": "2025-01-01T12:05:00.000+0000"},
      [{"kind": "Lambda function", "name": "jitr", "arn": "arn:fn", "identity": {"LastModified": "2025-01-01T12:05:00.000+0000"}}]),
+    ("iot", "ReplaceTopicRule", {"ruleName": "JITRRule", "topicRulePayload": {}}, {},
+     [{"kind": "topic rule", "name": "JITRRule", "arn": "", "identity": {}}]),
     ("cloudformation", "CreateStack", {"StackName": "iot-dm-workshop", "TemplateBody": "..."},
      {"StackId": "arn:aws:cloudformation:stack/iot-dm-workshop/1"},
      [{"kind": "stack", "name": "iot-dm-workshop", "arn": "arn:aws:cloudformation:stack/iot-dm-workshop/1",
