@@ -493,3 +493,41 @@ def test_an_empty_ledger_plans_nothing(lab, tmp_path):
     assert found.empty and ledger.read(ws) == []
     assert cleanup.plan(ws, found).steps == []
     assert cleanup.run(ws, [], dry_run=False).empty
+
+
+# -- chapter 10's exercise: the check says what is missing ---------------------------------------------
+
+
+def test_the_by_hand_exercise_check_says_what_is_missing_until_it_is_done(lab, tmp_path):
+    from helpers.checks import by_hand_cleanup_problem
+
+    ws = connect_to(lab, tmp_path, prefix="cara-")
+    since = ledger.now_iso()
+    assert by_hand_cleanup_problem(ws, since) == ("the ledger has no thing, certificate, policy made with ws.iot since "
+                                                  "the clean-up ran (step 1)")
+    thing, policy = ws.name("scratch-thing"), ws.name("scratch-policy")
+    ws.iot.create_thing(thingName=thing)
+    created = ws.iot.create_keys_and_certificate(setAsActive=True)
+    files = certs.save_device(ws, thing, created["certificatePem"], created["keyPair"]["PrivateKey"])
+    ws.iot.create_policy(policyName=policy, policyDocument=CONNECT_ONLY)
+    ws.iot.attach_policy(policyName=policy, target=created["certificateArn"])
+    ws.iot.attach_thing_principal(thingName=thing, principal=created["certificateArn"])
+    short_id = created["certificateId"][:12] + "…"
+    assert by_hand_cleanup_problem(ws, since) == f"still there: thing {thing}, certificate {short_id}, policy {policy} (step 3)"
+
+    ws.iot.detach_thing_principal(thingName=thing, principal=created["certificateArn"])
+    ws.iot.delete_thing(thingName=thing)  # a wrong answer: the thing only; certificate and policy stay, still usable
+    assert by_hand_cleanup_problem(ws, since) == f"still there: certificate {short_id}, policy {policy} (step 3)"
+
+    ws.iot.detach_policy(policyName=policy, target=created["certificateArn"])
+    ws.iot.update_certificate(certificateId=created["certificateId"], newStatus="INACTIVE")
+    ws.iot.delete_certificate(certificateId=created["certificateId"])
+    ws.iot.delete_policy(policyName=policy)
+    assert by_hand_cleanup_problem(ws, since) == (f"files of a deleted certificate are left: devices/{thing}.crt, "
+                                                  f"devices/{thing}.key (step 4)")
+
+    files.cert.unlink()
+    files.key.unlink()
+    raw(ws).create_thing(thingName=thing)  # someone else's thing of that name is not the exercise's
+    assert by_hand_cleanup_problem(ws, since) == ""
+    raw(ws).delete_thing(thingName=thing)
