@@ -18,7 +18,8 @@ from .items import Item
 from .planning import Step
 from .probes import indexing_modes, logging_is_off, probe
 
-STACK_TIMEOUT_S = 900
+STACK_TIMEOUT_S = {"aws": 900.0, "local": 60.0}  # the lab deletes a stack in a second or two
+SAY_AFTER_S = 3.0
 
 
 class Already(Exception):
@@ -87,7 +88,7 @@ def _deactivate_certificate(ws: Any, step: Step) -> str:
 
 def _delete_certificate(ws: Any, step: Step) -> str:
     extra = {"forceDelete": True} if step.args.get("force") else {}
-    settled(lambda: ws.iot.delete_certificate(certificateId=step.name, **extra))
+    settled(ws, lambda: ws.iot.delete_certificate(certificateId=step.name, **extra))
     return "deleted"
 
 
@@ -125,7 +126,7 @@ def _delete_thing(ws: Any, step: Step) -> str:
     attached = set(ws.iot.list_thing_principals(thingName=step.name)["principals"])
     for principal in [p for p in step.args.get("principals", []) if p in attached]:
         ws.iot.detach_thing_principal(thingName=step.name, principal=principal)
-    settled(lambda: ws.iot.delete_thing(thingName=step.name))
+    settled(ws, lambda: ws.iot.delete_thing(thingName=step.name))
     return "deleted"
 
 
@@ -145,7 +146,7 @@ def _delete_thing_group(ws: Any, step: Step) -> str:
     if described.get("queryString"):
         ws.iot.delete_dynamic_thing_group(thingGroupName=step.name)
     else:
-        settled(lambda: ws.iot.delete_thing_group(thingGroupName=step.name))
+        settled(ws, lambda: ws.iot.delete_thing_group(thingGroupName=step.name))
     return "deleted"
 
 
@@ -178,7 +179,7 @@ def _delete_policy_versions(ws: Any, step: Step) -> str:
 
 def _delete_policy(ws: Any, step: Step) -> str:
     expect(ws, step)
-    settled(lambda: ws.iot.delete_policy(policyName=step.name))
+    settled(ws, lambda: ws.iot.delete_policy(policyName=step.name))
     return "deleted"
 
 
@@ -191,7 +192,7 @@ def _deactivate_ca(ws: Any, step: Step) -> str:
 
 
 def _delete_ca(ws: Any, step: Step) -> str:
-    settled(lambda: ws.iot.delete_ca_certificate(certificateId=step.name))
+    settled(ws, lambda: ws.iot.delete_ca_certificate(certificateId=step.name))
     return "deleted"
 
 
@@ -321,12 +322,13 @@ def _stack_failure(ws: Any, stack_id: str, status: str) -> str:
     return f"the stack ended in {status}" + (f" ({'; '.join(failed)})" if failed else "")
 
 
-def _delete_stack(ws: Any, step: Step) -> str:
+def delete_stack(ws: Any, step: Step, say: Callable[[str], None] = print) -> str:
     expect(ws, step)
     cfn = ws.cloudformation
     stack_id = cfn.describe_stacks(StackName=step.name)["Stacks"][0]["StackId"]
     cfn.delete_stack(StackName=stack_id)
-    deadline = time.monotonic() + STACK_TIMEOUT_S
+    started = time.monotonic()
+    timeout = STACK_TIMEOUT_S.get(ws.backend, STACK_TIMEOUT_S["aws"])
     while True:
         try:
             status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
@@ -338,8 +340,13 @@ def _delete_stack(ws: Any, step: Step) -> str:
             return "deleted"
         if not status.endswith("_IN_PROGRESS"):
             raise RuntimeError(_stack_failure(ws, stack_id, status) + "; see its events in the CloudFormation console")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the stack is still {status} after {STACK_TIMEOUT_S} s")
+        waited = time.monotonic() - started
+        if waited > timeout:
+            raise TimeoutError(f"the stack is still {status} after {timeout:.0f} s; run the clean-up again later, "
+                               f"or see its events in the CloudFormation console")
+        if waited >= SAY_AFTER_S:
+            say(f"waiting for CloudFormation to delete the stack {step.name}: {status} for {waited:.0f} s "
+                f"(at most {timeout:.0f} s)")
         time.sleep(0.2 if ws.backend == "local" else 3.0)
 
 
@@ -355,7 +362,7 @@ def _delete_policy_everywhere(ws: Any, name: str) -> None:
     for version in ws.iot.list_policy_versions(policyName=name)["policyVersions"]:
         if not version.get("isDefaultVersion"):
             ws.iot.delete_policy_version(policyName=name, policyVersionId=version["versionId"])
-    settled(lambda: ws.iot.delete_policy(policyName=name))
+    settled(ws, lambda: ws.iot.delete_policy(policyName=name))
 
 
 LEFT_BY_STACK = {L.S3_BUCKET: lambda ws, name: ws.s3.delete_bucket(Bucket=name), L.IAM_ROLE: _delete_role,
@@ -419,7 +426,7 @@ ACTIONS: dict[str, Callable[[Any, Step], str]] = {
     "restore fleet indexing": _restore_indexing, "restore log level": _restore_log_level,
     "restore logging options": _restore_logging, "restore event configuration": _restore_events,
     "delete log group": _delete_log_group,
-    "delete S3 object": _delete_object, "empty bucket": _empty_bucket, "delete stack": _delete_stack,
+    "delete S3 object": _delete_object, "empty bucket": _empty_bucket, "delete stack": delete_stack,
     "check what the stack left": _check_stack_leftover, "delete local files": _delete_local_files,
     "delete job template": _simple(lambda ws, s: ws.iot.delete_job_template(jobTemplateId=s.name)),
     "delete Lambda function": _simple(lambda ws, s: ws.lambda_.delete_function(FunctionName=s.name)),
@@ -428,4 +435,4 @@ ACTIONS: dict[str, Callable[[Any, Step], str]] = {
     "delete S3 bucket": _delete_s3_bucket, "delete IAM role": _delete_iam_role,
 }
 
-__all__ = ["ACTIONS", "Already", "NotOurs", "expect"]
+__all__ = ["ACTIONS", "Already", "NotOurs", "delete_stack", "expect"]

@@ -9,7 +9,9 @@ from typing import Any
 from ..ledger.reads import is_missing
 
 RETRY_CODES = ("DeleteConflictException", "InvalidRequestException")
-SETTLE_S = 30.0  # AWS applies detach calls asynchronously; deletes right after are retried this long
+# AWS applies detach calls asynchronously: a delete right after is retried this long (the lab applies
+# them at once, so a refusal there is final after a moment).
+SETTLE_S = {"aws": 30.0, "local": 2.0}
 POLL_S = 1.0
 
 
@@ -29,9 +31,9 @@ def describe_error(error: BaseException) -> str:
     return f"{code}: {message or str(error)}"
 
 
-def settled(call: Callable[[], Any], timeout: float = SETTLE_S) -> Any:
+def settled(ws: Any, call: Callable[[], Any]) -> Any:
     """Run ``call``, retrying while AWS still sees an attachment that was just removed."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + SETTLE_S.get(getattr(ws, "backend", "aws"), SETTLE_S["aws"])
     while True:
         try:
             return call()

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import ledger as L
 from ..ui import Progress
-from .actions import ACTIONS, Already, NotOurs
+from .actions import ACTIONS, Already, NotOurs, delete_stack, expect
 from .errors import describe_error, is_gone
 from .survey import inventory
 from .planning import CALLS, Plan, Step, plan
@@ -25,10 +25,10 @@ def run_step(ws: Any, step: Step, patience_s: float = THING_TYPE_PATIENCE_S,
     """``(result, detail)`` of one step (see `RESULTS`); never raises. ``detail`` is AWS's whole answer."""
     try:
         if step.action == "delete thing type":
-            from .actions import expect
-
             expect(ws, step)
             return "done", delete_thing_type(ws.iot, step.name, ws.backend, patience_s, Say(bar))
+        if step.action == "delete stack":
+            return "done", delete_stack(ws, step, Say(bar))
         return "done", ACTIONS[step.action](ws, step)
     except Already as already:
         return ("already gone" if str(already).startswith("already gone") else "nothing to do"), str(already)
