@@ -125,14 +125,17 @@ def read(ws: Any) -> list[Entry]:
 
 
 def identity_text(entry: Entry) -> str:
-    """The identity of an entry in a few characters: ``thingId 5f1c…``, ``ETag "9dd4…"``."""
+    """The identity of an entry in a few words: ``thingId 5f1c…``, ``ETag "9dd4…"`` (at most 40 characters)."""
     key = IDENTITY.get(entry.kind)
     if entry.kind in NAMED_BY_AWS:
         return "its id is its name"
     if key is None:
         return ""
     value = entry.identity.get(key)
-    return f"{key} {str(value)[:24]}" if value not in (None, "") else f"{key} not recorded"
+    if value in (None, ""):
+        return f"{key} not recorded"
+    text = str(value)
+    return f"{key} {text if len(text) <= 40 else text[:39] + '…'}"
 
 
 def table(ws: Any) -> Any:
@@ -169,8 +172,8 @@ def watch(client: Any, ws: Any) -> Any:
 
 
 __all__ = [
-    "CHAINED", "CHANGES", "CREATES", "Entry", "IDENTITY", "LEDGER_FILE", "SETTINGS", "UNKNOWN_BEFORE", "UPDATES", "append",
-    "chapter_name", "entries_for", "identity_text", "ledger_path", "now_iso", "operations", "read", "read_events",
+    "CHAINED", "CHANGES", "CREATES", "Entry", "IDENTITY", "LEDGER_FILE", "SETTINGS", "UNKNOWN_BEFORE", "UPDATES",
+    "append", "chapter_name", "entries_for", "identity_text", "ledger_path", "now_iso", "operations", "read", "read_events",
     "read_file", "read_identity", "read_indexing", "read_log_level", "read_logging", "settings_baseline", "stamp",
     "table", "watch", "write",
 ]
