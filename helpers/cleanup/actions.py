@@ -16,7 +16,7 @@ from .. import ledger as L
 from .errors import all_items, error_code, is_gone, settled
 from .items import Item
 from .planning import Step
-from .probes import indexing_modes, logging_is_off, probe
+from .probes import indexing_modes, probe
 
 STACK_TIMEOUT_S = {"aws": 900.0, "local": 60.0}  # the lab deletes a stack in a second or two
 SAY_AFTER_S = 3.0

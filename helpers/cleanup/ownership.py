@@ -60,17 +60,6 @@ def to_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def recorded_values(kind: str, entries: Iterable[L.Entry]) -> list[Any]:
-    """The identities the workshop recorded for one name, oldest first (no duplicates)."""
-    key = L.IDENTITY.get(kind)
-    values = []
-    for entry in entries:
-        value = entry.identity.get(key) if key else None
-        if value not in (None, "") and value not in values:
-            values.append(value)
-    return values
-
-
 def chained_identities(kind: str, entries: Iterable[L.Entry]) -> set[Any]:
     """The identities a resource of the workshop can have when its own updates change it (a function's
     ``LastModified``, a replaced rule's ``createdAt``): its recorded creations, and every value a
@@ -89,10 +78,6 @@ def chained_identities(kind: str, entries: Iterable[L.Entry]) -> set[Any]:
                 known.add(after)
                 grew = True
     return known
-
-
-def function_versions(entries: Iterable[L.Entry]) -> set[Any]:
-    return chained_identities(L.FUNCTION, entries)
 
 
 def judge(kind: str, entries: list[L.Entry], current: Mapping[str, Any] | None) -> Verdict:
@@ -179,6 +164,5 @@ def ca_policy(created: Any, ca_created: Any, targets: Iterable[str], ca_certific
     return Verdict(True, "made for a device of the workshop's CA (JITP or JITR)")
 
 
-__all__ = ["IOT_LOG_GROUP", "LAMBDA_LOG_GROUP", "Verdict", "ca_policy", "chained_identities", "function_versions",
-           "iot_log_group", "judge", "lambda_log_group", "logging_switched_on", "recorded_values", "short",
-           "to_datetime"]
+__all__ = ["IOT_LOG_GROUP", "LAMBDA_LOG_GROUP", "Verdict", "ca_policy", "chained_identities", "iot_log_group", "judge",
+           "lambda_log_group", "logging_switched_on", "short", "to_datetime"]

@@ -48,7 +48,7 @@ def test_a_function_is_ours_along_the_chain_of_the_workshops_own_updates():
                     detail={"previous": {"LastModified": "m1"}})
     theirs = entry("Lambda function", "jitr", {"LastModified": "m4"}, "UpdateFunctionCode",
                    detail={"previous": {"LastModified": "m3"}})  # the workshop updated a function it had not made
-    assert ownership.function_versions([created, updated, theirs]) == {"m1", "m2"}
+    assert ownership.chained_identities("Lambda function", [created, updated, theirs]) == {"m1", "m2"}
     assert ownership.judge("Lambda function", [created, updated, theirs], {"LastModified": "m2"}).ours
     assert not ownership.judge("Lambda function", [created, updated, theirs], {"LastModified": "m4"}).ours
 
