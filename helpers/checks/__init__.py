@@ -61,6 +61,7 @@ policies_on = policies_of  # the name chapter 08's self-check uses
 from .bulk import broken_line_task_problem, registration_task_reports  # noqa: E402
 from .ca import (certificates_of_ca, jitp_device_problem, jitr_recovered_problem,  # noqa: E402
                  jitr_refused_problem, lambda_action_failures, subject_field)
+from .cleanup import by_hand_cleanup_problem  # noqa: E402
 from .devices import button_policy_problem, provisioned_device_problem  # noqa: E402
 from .fleet import group_of_exactly_problem, groups_of, search_all, seen_online_problem, things_in  # noqa: E402
 from .groups import ancestors, child_group_member_problem  # noqa: E402
@@ -71,6 +72,7 @@ from .log_levels import logged_successes, own_log_levels, watched_device_problem
 
 __all__ = [
     "RESOURCE_KINDS", "certificates_of", "is_active", "decision", "allows", "policies_of", "policies_on",
+    "by_hand_cleanup_problem",
     "broken_line_task_problem", "registration_task_reports",
     "certificates_of_ca", "jitp_device_problem", "jitr_recovered_problem", "jitr_refused_problem",
     "lambda_action_failures", "subject_field",

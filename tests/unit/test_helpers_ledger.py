@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 import stat
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +15,7 @@ from botocore.stub import Stubber
 
 from helpers import ledger
 from helpers.ledger import Entry
+from helpers.ledger.calls import register_thing_name
 
 REGION = "eu-west-1"
 ARN = f"arn:aws:iot:{REGION}:123456789012"
@@ -27,51 +29,69 @@ CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIpublic\n-----END CERTIFICATE-----\n"
 CREATE_CASES = [
     ("iot", "CreateThing", {"thingName": "t1", "thingTypeName": "bulk-type"},
      {"thingName": "t1", "thingArn": f"{ARN}:thing/t1", "thingId": "id-1"},
-     [{"kind": "thing", "name": "t1", "arn": f"{ARN}:thing/t1", "detail": {"thingId": "id-1", "thingType": "bulk-type"}}]),
-    ("iot", "CreateThingType", {"thingTypeName": "bulk-type"}, {"thingTypeArn": f"{ARN}:thingtype/bulk-type"},
-     [{"kind": "thing type", "name": "bulk-type", "arn": f"{ARN}:thingtype/bulk-type"}]),
+     [{"kind": "thing", "name": "t1", "arn": f"{ARN}:thing/t1", "identity": {"thingId": "id-1"},
+       "detail": {"thingType": "bulk-type"}}]),
+    ("iot", "CreateThingType", {"thingTypeName": "bulk-type"},
+     {"thingTypeArn": f"{ARN}:thingtype/bulk-type", "thingTypeId": "type-1"},
+     [{"kind": "thing type", "name": "bulk-type", "arn": f"{ARN}:thingtype/bulk-type", "identity": {"thingTypeId": "type-1"}}]),
     ("iot", "CreateThingGroup", {"thingGroupName": "child", "parentGroupName": "parent"},
-     {"thingGroupArn": f"{ARN}:thinggroup/child"},
-     [{"kind": "thing group", "name": "child", "arn": f"{ARN}:thinggroup/child", "detail": {"parent": "parent"}}]),
+     {"thingGroupArn": f"{ARN}:thinggroup/child", "thingGroupId": "group-1"},
+     [{"kind": "thing group", "name": "child", "arn": f"{ARN}:thinggroup/child", "identity": {"thingGroupId": "group-1"},
+       "detail": {"parent": "parent"}}]),
     ("iot", "CreateDynamicThingGroup", {"thingGroupName": "warm", "queryString": "a:1"},
-     {"thingGroupArn": f"{ARN}:thinggroup/warm"},
-     [{"kind": "thing group", "name": "warm", "arn": f"{ARN}:thinggroup/warm", "detail": {"dynamic": True}}]),
+     {"thingGroupArn": f"{ARN}:thinggroup/warm", "thingGroupId": "group-2"},
+     [{"kind": "thing group", "name": "warm", "arn": f"{ARN}:thinggroup/warm", "identity": {"thingGroupId": "group-2"},
+       "detail": {"dynamic": True}}]),
     ("iot", "CreateKeysAndCertificate", {"setAsActive": True},
      {"certificateId": CERT_ID, "certificateArn": f"{ARN}:cert/{CERT_ID}", "certificatePem": CERT_PEM,
       "keyPair": {"PublicKey": "pub", "PrivateKey": KEY_PEM}},
-     [{"kind": "certificate", "name": CERT_ID, "arn": f"{ARN}:cert/{CERT_ID}"}]),
+     [{"kind": "certificate", "name": CERT_ID, "arn": f"{ARN}:cert/{CERT_ID}", "identity": {"certificateId": CERT_ID}}]),
     ("iot", "CreateCertificateFromCsr", {"certificateSigningRequest": "CSR"},
      {"certificateId": CERT_ID, "certificateArn": f"{ARN}:cert/{CERT_ID}", "certificatePem": CERT_PEM},
-     [{"kind": "certificate", "name": CERT_ID, "arn": f"{ARN}:cert/{CERT_ID}"}]),
-    ("iot", "RegisterThing", {"templateBody": "{}"},
+     [{"kind": "certificate", "name": CERT_ID, "arn": f"{ARN}:cert/{CERT_ID}", "identity": {"certificateId": CERT_ID}}]),
+    ("iot", "RegisterThing", {"templateBody": json.dumps({"Resources": {"policy": {
+        "Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": "{}"}}}})},
      {"certificatePem": CERT_PEM, "resourceArns": {"thing": f"{ARN}:thing/t2", "certificate": f"{ARN}:cert/{CERT_ID}",
                                                    "policy": f"{ARN}:policy/p2"}},
-     [{"kind": "thing", "name": "t2", "arn": f"{ARN}:thing/t2"},
-      {"kind": "certificate", "name": CERT_ID, "arn": f"{ARN}:cert/{CERT_ID}"},
-      {"kind": "policy", "name": "p2", "arn": f"{ARN}:policy/p2"}]),
+     [{"kind": "thing", "name": "t2", "arn": f"{ARN}:thing/t2", "identity": {}},
+      {"kind": "certificate", "name": CERT_ID, "arn": f"{ARN}:cert/{CERT_ID}", "identity": {"certificateId": CERT_ID}},
+      {"kind": "policy", "name": "p2", "arn": f"{ARN}:policy/p2", "identity": {}}]),
     ("iot", "CreatePolicy", {"policyName": "p", "policyDocument": "{}"}, {"policyArn": f"{ARN}:policy/p"},
-     [{"kind": "policy", "name": "p", "arn": f"{ARN}:policy/p"}]),
+     [{"kind": "policy", "name": "p", "arn": f"{ARN}:policy/p", "identity": {}}]),
     ("iot", "RegisterCACertificate", {"caCertificate": CERT_PEM},
      {"certificateId": "b" * 64, "certificateArn": f"{ARN}:cacert/{'b' * 64}"},
-     [{"kind": "CA certificate", "name": "b" * 64, "arn": f"{ARN}:cacert/{'b' * 64}"}]),
+     [{"kind": "CA certificate", "name": "b" * 64, "arn": f"{ARN}:cacert/{'b' * 64}", "identity": {"certificateId": "b" * 64}}]),
     ("iot", "CreateTopicRule", {"ruleName": "JITRRule", "topicRulePayload": {}}, {},
-     [{"kind": "topic rule", "name": "JITRRule", "arn": ""}]),
+     [{"kind": "topic rule", "name": "JITRRule", "arn": "", "identity": {}}]),
     ("iot", "CreateJob", {"jobId": "job-1", "targets": []}, {"jobId": "job-1", "jobArn": f"{ARN}:job/job-1"},
-     [{"kind": "job", "name": "job-1", "arn": f"{ARN}:job/job-1"}]),
+     [{"kind": "job", "name": "job-1", "arn": f"{ARN}:job/job-1", "identity": {}}]),
     ("iot", "StartThingRegistrationTask", {"templateBody": "{}"}, {"taskId": "task-1"},
-     [{"kind": "bulk registration task", "name": "task-1", "arn": ""}]),
+     [{"kind": "bulk registration task", "name": "task-1", "arn": "", "identity": {}}]),
     ("iot-data", "UpdateThingShadow", {"thingName": "t1", "shadowName": "config", "payload": b"{}"}, {},
-     [{"kind": "shadow", "name": "t1", "arn": "", "detail": {"shadowName": "config"}}]),
-    ("s3", "PutObject", {"Bucket": "bkt", "Key": "in.json", "Body": b"secret content"}, {"ETag": "x"},
-     [{"kind": "S3 object", "name": "in.json", "arn": "", "detail": {"bucket": "bkt"}}]),
+     [{"kind": "shadow", "name": "t1", "arn": "", "identity": {}, "detail": {"shadowName": "config"}}]),
+    ("s3", "PutObject", {"Bucket": "bkt", "Key": "in.json", "Body": b"secret content"}, {"ETag": '"x"'},
+     [{"kind": "S3 object", "name": "in.json", "arn": "", "identity": {"ETag": '"x"'}, "detail": {"bucket": "bkt"}}]),
+    ("s3", "CompleteMultipartUpload", {"Bucket": "bkt", "Key": "big.bin"}, {"ETag": '"y-2"', "VersionId": "v2"},
+     [{"kind": "S3 object", "name": "big.bin", "arn": "", "identity": {"ETag": '"y-2"', "VersionId": "v2"},
+       "detail": {"bucket": "bkt"}}]),
     ("lambda", "CreateFunction", {"FunctionName": "jitr", "Code": {"ZipFile": b"zip"}},
-     {"FunctionName": "jitr", "FunctionArn": f"arn:aws:lambda:{REGION}:123456789012:function:jitr"},
-     [{"kind": "Lambda function", "name": "jitr", "arn": f"arn:aws:lambda:{REGION}:123456789012:function:jitr"}]),
+     {"FunctionName": "jitr", "FunctionArn": f"arn:aws:lambda:{REGION}:123456789012:function:jitr",
+      "LastModified": "2025-01-01T12:00:00.000+0000"},
+     [{"kind": "Lambda function", "name": "jitr", "arn": f"arn:aws:lambda:{REGION}:123456789012:function:jitr",
+       "identity": {"LastModified": "2025-01-01T12:00:00.000+0000"}}]),
+    ("lambda", "UpdateFunctionCode", {"FunctionName": "jitr", "ZipFile": b"zip"},
+     {"FunctionName": "jitr", "FunctionArn": "arn:fn", "LastModified": "2025-01-01T12:05:00.000+0000"},
+     [{"kind": "Lambda function", "name": "jitr", "arn": "arn:fn", "identity": {"LastModified": "2025-01-01T12:05:00.000+0000"}}]),
+    ("iot", "ReplaceTopicRule", {"ruleName": "JITRRule", "topicRulePayload": {}}, {},
+     [{"kind": "topic rule", "name": "JITRRule", "arn": "", "identity": {}}]),
     ("cloudformation", "CreateStack", {"StackName": "iot-dm-workshop", "TemplateBody": "..."},
      {"StackId": "arn:aws:cloudformation:stack/iot-dm-workshop/1"},
-     [{"kind": "stack", "name": "iot-dm-workshop", "arn": "arn:aws:cloudformation:stack/iot-dm-workshop/1"}]),
-    ("iam", "CreateRole", {"RoleName": "r"}, {"Role": {"Arn": "arn:aws:iam::123456789012:role/r"}},
-     [{"kind": "IAM role", "name": "r", "arn": "arn:aws:iam::123456789012:role/r"}]),
+     [{"kind": "stack", "name": "iot-dm-workshop", "arn": "arn:aws:cloudformation:stack/iot-dm-workshop/1",
+       "identity": {"StackId": "arn:aws:cloudformation:stack/iot-dm-workshop/1"}}]),
+    ("iam", "CreateRole", {"RoleName": "r"}, {"Role": {"Arn": "arn:aws:iam::123456789012:role/r", "RoleId": "AROA1"}},
+     [{"kind": "IAM role", "name": "r", "arn": "arn:aws:iam::123456789012:role/r", "identity": {"RoleId": "AROA1"}}]),
+    ("logs", "CreateLogGroup", {"logGroupName": "AWSIotLogsV2-errors"}, {},
+     [{"kind": "log group", "name": "AWSIotLogsV2-errors", "arn": "", "identity": {}}]),
 ]
 
 
@@ -92,6 +112,40 @@ def test_register_thing_without_a_policy_in_its_template_records_thing_and_certi
     response = {"resourceArns": {"thing": f"{ARN}:thing/t", "certificate": f"{ARN}:cert/{CERT_ID}"}}
     kinds = [e["kind"] for e in ledger.entries_for("iot", "RegisterThing", {}, response)]
     assert kinds == ["thing", "certificate"]
+
+
+def test_register_thing_records_no_policy_that_its_template_only_names():
+    template = {"Resources": {"policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "iotdm-device-policy"}}}}
+    response = {"resourceArns": {"certificate": f"{ARN}:cert/{CERT_ID}", "policy": f"{ARN}:policy/iotdm-device-policy"}}
+    entries = ledger.entries_for("iot", "RegisterThing", {"templateBody": json.dumps(template)}, response)
+    assert [e["kind"] for e in entries] == ["certificate"]
+
+
+@pytest.mark.parametrize(("thing_name", "parameters", "expected"), [
+    ({"Ref": "ThingName"}, {"ThingName": "sensor-7"}, "sensor-7"),
+    ("fixed-name", {}, "fixed-name"),
+    ({"Ref": "ThingName"}, {}, "from-default"),
+    ({"Fn::Join": ["", ["a", "b"]]}, {}, ""),
+], ids=["parameter", "literal", "parameter-default", "cannot-tell"])
+def test_the_thing_a_register_thing_call_provisions_is_read_from_its_template(thing_name, parameters, expected):
+    template = {"Parameters": {"ThingName": {"Type": "String", "Default": "from-default"}},
+                "Resources": {"thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": thing_name}}}}
+    params = {"templateBody": json.dumps(template), "parameters": parameters}
+    assert register_thing_name(params) == expected
+
+
+def test_every_recorded_create_has_an_identity_or_a_reader_for_it():
+    from helpers.ledger.reads import READERS
+
+    for (service, operation), extract in ledger.CREATES.items():
+        kinds = {e["kind"] for e in extract({"thingName": "x", "policyName": "x", "ruleName": "x", "Key": "k",
+                                             "logGroupName": "g", "Bucket": "b", "StackName": "s", "RoleName": "r",
+                                             "thingTypeName": "x", "thingGroupName": "x"},
+                                            {"jobId": "j", "jobTemplateId": "t", "templateName": "t", "taskId": "t",
+                                             "FunctionName": "f", "certificateId": "c"})}
+        for kind in kinds - {"shadow", "bulk registration task", "certificate", "CA certificate"}:
+            key = ledger.IDENTITY[kind]
+            assert kind in READERS or key in {"ETag", "StackId", "RoleId"}, f"{operation}: no way to learn the {key} of a {kind}"
 
 
 # -- settings: recorded with their value from before the call -----------------------------------
@@ -305,3 +359,90 @@ def test_an_entry_survives_a_round_trip_through_json():
 def test_a_stand_in_that_is_not_a_botocore_client_is_returned_unchanged(tmp_path):
     stand_in = object()
     assert ledger.watch(stand_in, workshop(tmp_path)) is stand_in
+
+
+# -- identities: read before and after the call where the response does not say -------------------
+
+
+def client_of(service: str):
+    return boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name=REGION).client(
+        service, endpoint_url="http://127.0.0.1:9")
+
+
+def test_a_create_that_aws_answers_with_what_was_there_records_nothing(tmp_path):
+    client = ledger.watch(iot_client(), workshop(tmp_path))
+    http = FakeHttp({("GET", "/things/t1"): (200, {"thingName": "t1", "thingId": "theirs"}),
+                     ("POST", "/things/t1"): (200, {"thingName": "t1", "thingArn": f"{ARN}:thing/t1", "thingId": "theirs"})})
+    client.meta.events.register("before-send.iot", http)
+    client.create_thing(thingName="t1")  # creating a thing that exists unchanged is not an error
+
+    assert http.seen == [("GET", "/things/t1"), ("POST", "/things/t1")]
+    assert ledger.read(workshop(tmp_path)) == []
+
+
+def test_a_new_thing_is_recorded_with_its_id(tmp_path):
+    client = ledger.watch(iot_client(), workshop(tmp_path))
+    http = FakeHttp({("GET", "/things/t1"): (404, {"message": "no such thing"}),
+                     ("POST", "/things/t1"): (200, {"thingName": "t1", "thingArn": f"{ARN}:thing/t1", "thingId": "ours"})})
+    client.meta.events.register("before-send.iot", http)
+    client.create_thing(thingName="t1")
+
+    [entry] = ledger.read(workshop(tmp_path))
+    assert (entry.name, entry.identity) == ("t1", {"thingId": "ours"})
+
+
+def test_a_policy_is_recorded_with_its_creation_date_read_after_the_call(tmp_path):
+    client = ledger.watch(iot_client(), workshop(tmp_path))
+    created = datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+    with Stubber(client) as stub:
+        stub.add_response("create_policy", {"policyName": "p", "policyArn": f"{ARN}:policy/p"},
+                          {"policyName": "p", "policyDocument": "{}"})
+        stub.add_response("get_policy", {"policyName": "p", "creationDate": created}, {"policyName": "p"})
+        client.create_policy(policyName="p", policyDocument="{}")
+
+    [entry] = ledger.read(workshop(tmp_path))
+    assert entry.identity == {"creationDate": "2025-03-01T09:30:15.123+00:00"}
+
+
+def test_an_identity_that_cannot_be_read_is_said_so_and_the_call_goes_on(tmp_path):
+    client = ledger.watch(iot_client(), workshop(tmp_path))
+    with Stubber(client) as stub:
+        stub.add_response("create_policy", {"policyName": "p", "policyArn": f"{ARN}:policy/p"},
+                          {"policyName": "p", "policyDocument": "{}"})
+        stub.add_client_error("get_policy", "AccessDeniedException", http_status_code=403)
+        assert client.create_policy(policyName="p", policyDocument="{}")["policyName"] == "p"
+
+    [entry] = ledger.read(workshop(tmp_path))
+    assert (entry.identity, entry.detail) == ({}, {"identity": "could not be read"})
+
+
+def test_an_update_of_a_function_records_what_it_changed(tmp_path):
+    client = ledger.watch(client_of("lambda"), workshop(tmp_path))
+    http = FakeHttp({("GET", "/2015-03-31/functions/jitr/configuration"): (200, {"FunctionName": "jitr", "LastModified": "t1"}),
+                     ("PUT", "/2015-03-31/functions/jitr/code"): (200, {"FunctionName": "jitr", "LastModified": "t2"})})
+    client.meta.events.register("before-send.lambda", http)
+    client.update_function_code(FunctionName="jitr", ZipFile=b"zip")
+
+    [entry] = ledger.read(workshop(tmp_path))
+    assert (entry.operation, entry.identity, entry.detail) == (
+        "UpdateFunctionCode", {"LastModified": "t2"}, {"previous": {"LastModified": "t1"}})
+
+
+def test_a_log_group_is_recorded_with_its_creation_time(tmp_path):
+    client = ledger.watch(client_of("logs"), workshop(tmp_path))
+    with Stubber(client) as stub:
+        stub.add_response("create_log_group", {}, {"logGroupName": "AWSIotLogsV2-errors"})
+        stub.add_response("describe_log_groups", {"logGroups": [
+            {"logGroupName": "AWSIotLogsV2-errors-old", "creationTime": 1}, {"logGroupName": "AWSIotLogsV2-errors",
+                                                                              "creationTime": 1700000000000}]},
+            {"logGroupNamePrefix": "AWSIotLogsV2-errors"})
+        client.create_log_group(logGroupName="AWSIotLogsV2-errors")
+
+    [entry] = ledger.read(workshop(tmp_path))
+    assert (entry.kind, entry.identity) == ("log group", {"creationTime": 1700000000000})
+
+
+def test_every_settings_call_has_a_reader_of_its_value_before():
+    from helpers.ledger.reads import SETTING_READERS
+
+    assert set(SETTING_READERS) == set(ledger.CHANGES)
