@@ -88,14 +88,17 @@ def ensure_stack(ws: Any) -> str:
 
 
 def ensure_logging(ws: Any, level: str = DEFAULT_LOG_LEVEL) -> str:
-    """Configure v2 logging with the stack's logging role unless it is configured already (level kept)."""
+    """Configure v2 logging with the stack's logging role unless it is on already (level kept).
+
+    Logging switched off (``disableAllLogs``, as the clean-up leaves it) counts as not configured:
+    chapter 00 run again after a clean-up switches it back on."""
     try:
         current = ws.iot.get_v2_logging_options()
     except ClientError as error:
         if error_code(error) != "NotConfiguredException":
             raise
         current = {}
-    if current.get("roleArn"):
+    if current.get("roleArn") and not current.get("disableAllLogs"):
         return f"already configured ({current.get('defaultLogLevel')})"
     if LOGGING_ROLE_OUTPUT not in ws.stack_outputs:
         ensure_stack(ws)

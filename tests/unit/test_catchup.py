@@ -172,6 +172,8 @@ def test_ensure_events_enables_only_what_is_off(events, expected_update, expecte
 @pytest.mark.parametrize("logging, expected_set", [
     pytest.param(None, {"roleArn": ROLE, "defaultLogLevel": "WARN", "disableAllLogs": False}, id="never-configured"),
     pytest.param({"roleArn": ROLE, "defaultLogLevel": "DEBUG"}, None, id="configured-level-kept"),
+    pytest.param({"roleArn": ROLE, "defaultLogLevel": "WARN", "disableAllLogs": True},
+                 {"roleArn": ROLE, "defaultLogLevel": "WARN", "disableAllLogs": False}, id="switched-off-by-a-clean-up"),
 ])
 def test_ensure_logging(logging, expected_set):
     iot = FakeIot(logging=logging)
