@@ -30,6 +30,7 @@ MODULES = (
     "logs_filter",
     "policies",
     "authorization",
+    "thing_types",
 )
 
 

@@ -34,6 +34,11 @@ def _description(original, self):
     return description
 
 
+def _flag(value: Any) -> bool:
+    """setAsActive arrives as a query string: moto hands it on as "false", which is truthy."""
+    return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
+
+
 def install(lab: Any) -> None:
     def generate_certificate_pem(original, self, domain_name, subject, key=None):
         if key is None:  # moto uses this for server certificates of domain configurations
@@ -46,9 +51,19 @@ def install(lab: Any) -> None:
         except AwsError as error:
             raise as_moto_error(error) from None
         return self.register_certificate(
-            pem, ca_certificate_pem=None, set_as_active=set_as_active, status="INACTIVE"
+            pem, ca_certificate_pem=None, set_as_active=_flag(set_as_active), status="INACTIVE"
         )
+
+    def delete_certificate(original, self, certificate_id, force_delete=False):
+        """forceDelete deletes a certificate that policies are still attached to (AWS's reason to give
+        it): the attachments go with it, so the policies can be deleted afterwards (moto kept them)."""
+        certificate = self.certificates.get(certificate_id)
+        original(self, certificate_id, force_delete)
+        if certificate is not None and force_delete:
+            for key in [k for k in list(self.principal_policies) if k[0] == certificate.arn]:
+                del self.principal_policies[key]
 
     wrap_around(MODELS, "IoTBackend", "_generate_certificate_pem", generate_certificate_pem)
     wrap_around(MODELS, "IoTBackend", "create_certificate_from_csr", create_certificate_from_csr)
+    wrap_around(MODELS, "IoTBackend", "delete_certificate", delete_certificate)
     wrap_around(MODELS, "FakeCertificate", "to_description_dict", _description)
