@@ -452,15 +452,18 @@ def ensure_building_group(ws: Any, group: str | None = None, policy: str | None 
 
 
 def ensure_default_log_level(ws: Any, level: str = DEFAULT_LOG_LEVEL) -> str:
-    """v2 logging on (`ensure_logging`) with ``level`` as the account's default level, the role kept."""
-    ensure_logging(ws, level)
+    """v2 logging on (`ensure_logging`) with ``level`` as the account's default level, the role kept.
+
+    Logging that was off (never configured, or switched off by a clean-up) is switched on at ``level``
+    with the stack's logging role."""
+    if not ensure_logging(ws, level).startswith("already"):
+        return f"was off, now {level}"
     options = ws.iot.get_v2_logging_options()
-    if options.get("defaultLogLevel") == level and not options.get("disableAllLogs"):
+    if options.get("defaultLogLevel") == level:
         return f"{level}, as wanted"
     keep = {"eventConfigurations": options["eventConfigurations"]} if options.get("eventConfigurations") else {}
     ws.iot.set_v2_logging_options(roleArn=options["roleArn"], defaultLogLevel=level, disableAllLogs=False, **keep)
-    disabled = " (all logs disabled)" if options.get("disableAllLogs") else ""
-    return f"was {options.get('defaultLogLevel')}{disabled}, now {level}"
+    return f"was {options.get('defaultLogLevel')}, now {level}"
 
 
 def log_targets_present(configurations: Iterable[Mapping[str, Any]],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -63,12 +65,31 @@ def _some(names: Any, shown: int = 3) -> str:
     return ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
 
 
-def seen_online_problem(ws: Any, query: str, at_least: int) -> str:
+def seen_online_problem(ws: Any, query: str, at_least: int, *, after_reported: str | None = None) -> str:
     """Chapter 07's second exercise: at least ``at_least`` of the things ``query`` matches have
-    connected since connectivity was indexed (their document has ``connectivity`` with a timestamp)."""
+    connected since connectivity was indexed (their document has ``connectivity`` with a timestamp).
+
+    With ``after_reported`` (a key of the shadow's ``reported`` state, such as ``temperature``), a
+    connection counts only if it came at or after the time the shadow last reported that key: the
+    chapter's own work, not a connectivity test of an earlier chapter. Shadow metadata has whole
+    seconds, so a connection in the same second as the report counts too."""
     found = search_all(ws, query)
-    seen = [t["thingName"] for t in found if (t.get("connectivity") or {}).get("timestamp") is not None]
+    seen = [t["thingName"] for t in found if (t.get("connectivity") or {}).get("timestamp") is not None
+            and (after_reported is None or t["connectivity"]["timestamp"] >= _reported_at_ms(ws, t["thingName"], after_reported))]
     if len(seen) >= at_least:
         return ""
-    return (f"the index has seen {len(seen)} of the {len(found)} things of {query} connect"
+    since = f" since their {after_reported} was set" if after_reported else ""
+    return (f"the index has seen {len(seen)} of the {len(found)} things of {query} connect{since}"
             f"{' (' + _some(seen) + ')' if seen else ''}; connect {at_least} of them")
+
+
+def _reported_at_ms(ws: Any, thing: str, key: str) -> float:
+    """When the classic shadow of ``thing`` last reported ``key`` (ms; infinity if it never did)."""
+    try:
+        shadow = json.loads(ws.iot_data.get_thing_shadow(thingName=thing)["payload"].read())
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return math.inf
+        raise
+    seconds = shadow.get("metadata", {}).get("reported", {}).get(key, {}).get("timestamp")
+    return math.inf if not isinstance(seconds, (int, float)) else seconds * 1000

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
 
 from helpers.checks import child_group_member_problem, group_of_exactly_problem, seen_online_problem
+from helpers.checks.fleet import search_all
 from helpers.device import Device
 from test_helpers_lab import connect_to, provision
 
@@ -113,3 +115,34 @@ def test_the_inherited_policy_must_allow_the_newcomer_topic(ws, building):
     name = newcomer(ws, [f"{building}-floor"])
     assert "do not let it" in child_group_member_problem(ws, name, building, f"elsewhere/{name}")
     assert "does not exist yet" in child_group_member_problem(ws, "no-such-newcomer", building, "b/x")
+
+
+def test_with_after_reported_only_connections_since_the_shadow_reported_the_key_count(ws):
+    """A connectivity test of an earlier chapter does not solve chapter 07's exercise: connections
+    count once the chapter set the temperature (shadow metadata in seconds, connectivity in ms)."""
+    ws.iot.update_indexing_configuration(thingIndexingConfiguration={
+        "thingIndexingMode": "REGISTRY_AND_SHADOW", "thingConnectivityIndexingMode": "STATUS"})
+    prefix = f"early{uuid.uuid4().hex[:6]}-"
+    names = [f"{prefix}{n}" for n in range(1, 4)]
+    for name in names:
+        provision(ws, name, [("iot:Connect", f"client/{name}")])
+        with Device.from_workshop(ws, name):
+            pass  # an earlier chapter's connectivity test
+    query = f"thingName:{prefix}*"
+    assert seen_online_problem(ws, query, 3) == ""
+    assert "seen 0 of the 3 things" in seen_online_problem(ws, query, 3, after_reported="temperature")
+    # Shadow metadata has whole seconds, and a connection in the same second counts: set the
+    # temperatures in a later second than the last connection.
+    last = max(t["connectivity"]["timestamp"] for t in search_all(ws, query))
+    while time.time() * 1000 < (last // 1000 + 1) * 1000:
+        time.sleep(0.02)
+    for name in names:
+        ws.iot_data.update_thing_shadow(thingName=name, payload=json.dumps({"state": {"reported": {"temperature": 21}}}))
+    assert "since their temperature was set" in seen_online_problem(ws, query, 3, after_reported="temperature")
+    for name in names[:2]:
+        with Device.from_workshop(ws, name):
+            pass
+    assert "seen 2 of the 3" in seen_online_problem(ws, query, 3, after_reported="temperature")
+    with Device.from_workshop(ws, names[2]):
+        pass
+    assert seen_online_problem(ws, query, 3, after_reported="temperature") == ""

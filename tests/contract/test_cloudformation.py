@@ -93,22 +93,25 @@ def test_an_inline_policy_without_version_and_managed_policy_arns_are_created_an
             "PolicyName": "no-version", "Roles": [{"Ref": "Role"}],
             "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "iot:Publish", "Resource": "*"}]}}},
     }, "Outputs": {"RoleName": {"Value": {"Ref": "Role"}}}}
+    iam = aws.client("iam")
+    logging_arn = "arn:aws:iam::aws:policy/service-role/AWSIoTLogging"
+    # Other tests on this lab may hold the AWS-managed policy too: count relative to before.
+    attachments_before = iam.get_policy(PolicyArn=logging_arn)["Policy"]["AttachmentCount"]
     aws("cloudformation", "create-stack", "--stack-name", name, "--template-body", body(template),
         "--capabilities", "CAPABILITY_IAM")
     stack = aws.wait_stack(name, ("CREATE_COMPLETE",))
     role = stack["Outputs"][0]["OutputValue"]
-    iam = aws.client("iam")
     attached = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
     assert attached == {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
                         "arn:aws:iam::aws:policy/service-role/AWSIoTLogging"}
+    assert iam.get_policy(PolicyArn=logging_arn)["Policy"]["AttachmentCount"] == attachments_before + 1
     document = iam.get_role_policy(RoleName=role, PolicyName="no-version")["PolicyDocument"]
     assert document == template["Resources"]["Inline"]["Properties"]["PolicyDocument"]
 
     aws("cloudformation", "delete-stack", "--stack-name", stack["StackId"])
     assert aws.wait_stack(stack["StackId"], ("DELETE_COMPLETE",))["StackStatus"] == "DELETE_COMPLETE"
     assert aws.error_code(iam.get_role, RoleName=role) == "NoSuchEntity"
-    policy = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/service-role/AWSIoTLogging")["Policy"]
-    assert policy["AttachmentCount"] == 0
+    assert iam.get_policy(PolicyArn=logging_arn)["Policy"]["AttachmentCount"] == attachments_before
 
 
 def test_an_unknown_managed_policy_arn_fails_the_role_and_rolls_back(aws):

@@ -232,14 +232,16 @@ def options(level="WARN", **more):
 @pytest.mark.parametrize(("before", "status", "after"), [
     (options("WARN"), "WARN, as wanted", None),
     (options("DEBUG"), "was DEBUG, now WARN", options("WARN")),
-    ({**options("WARN"), "disableAllLogs": True}, "was WARN (all logs disabled), now WARN", options("WARN")),
+    ({**options("WARN"), "disableAllLogs": True}, "was off, now WARN", options("WARN")),
     (options("INFO", eventConfigurations=[{"eventType": "Connect", "logLevel": "ERROR"}]), "was INFO, now WARN",
      options("WARN", eventConfigurations=[{"eventType": "Connect", "logLevel": "ERROR"}])),
 ], ids=["already-warn", "other-level", "all-disabled", "event-overrides-kept"])
 def test_the_default_level_is_set_back_keeping_the_role(before, status, after):
     iot = FakeLoggingIot(before)
 
-    assert catchup.ensure_default_log_level(SimpleNamespace(iot=iot, stack_outputs={}), "WARN") == status
+    ws = SimpleNamespace(iot=iot, stack_outputs={"ArnIoTLoggingRole": ROLE})
+
+    assert catchup.ensure_default_log_level(ws, "WARN") == status
 
     assert iot.calls == ([] if after is None else [("set_v2_logging_options", after)])
 
@@ -249,7 +251,7 @@ def test_the_default_level_is_configured_with_the_stacks_role_when_logging_never
 
     status = catchup.ensure_default_log_level(SimpleNamespace(iot=iot, stack_outputs={"ArnIoTLoggingRole": ROLE}))
 
-    assert status == "WARN, as wanted" and iot.options == options("WARN")
+    assert status == "was off, now WARN" and iot.options == options("WARN")
 
 
 @pytest.mark.parametrize(("wanted", "present"), [
