@@ -26,11 +26,14 @@ log = logging.getLogger("localcore")
 
 
 def build_lab(config: LabConfig) -> Lab:
-    from . import persistence, rules
+    from . import persistence, realism, rules
     from .aws import auto_registration, iot_logging, jobs_service, moto_patches
     from .aws.handlers import fleet_indexing, registration_tasks
     from .pki import LabPKI
 
+    delays = realism.check()  # a bad LOCALCORE_REALISM stops the start, not a request later
+    if any(delays.values()):
+        log.info("AWS-like delays on: %s", ", ".join(f"{k}={v:g}s" for k, v in delays.items() if v))
     pki = LabPKI.load_or_create(config.home)
     lab = Lab(config, pki)
     moto_patches.apply(lab)

@@ -257,9 +257,20 @@ def test_reset_empties_the_lab_and_keeps_its_ca(lab, tmp_path):
     assert round_trip(lab, made["name"], made["cert"], made["key"], "iot/ws") == NOT_AUTHORIZED
 
 
-def test_a_bulk_registration_task_killed_midway_resumes_and_provisions_each_line_once(lab):
+def test_a_bulk_registration_task_killed_midway_resumes_and_provisions_each_line_once(tmp_path, monkeypatch):
+    # paced at 1 ms a line, the 3000 lines take at least 3 s: the kill after 1 s lands midway
+    monkeypatch.setenv("LOCALCORE_DELAY_BULK_LINE", "0.001")
+    config = LabConfig(home=tmp_path / "lab", http_port=free_port(), mqtt_port=free_port())
+    lab = RestartableLab(config, lifecycle.start(config, quiet=True))
+    try:
+        _kill_midway_and_resume(lab)
+    finally:
+        lifecycle.stop(config, quiet=True)
+
+
+def _kill_midway_and_resume(lab):
     iot, s3, iam = lab.client("iot"), lab.client("s3"), lab.client("iam")
-    count = 6000
+    count = 3000
     s3.create_bucket(Bucket="resume-bulk")
     s3.put_object(Bucket="resume-bulk", Key="things.json",
                   Body="".join(json.dumps({"ThingName": f"resumed{i}"}) + "\n" for i in range(count)).encode())

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ... import realism
 from ...errors import AwsError, InvalidRequestException, ResourceNotFoundException
 from ...iot.templates import parse_template, resolve
 from ..paging import page
@@ -138,7 +139,10 @@ def _start_worker(lab, task: RegistrationTask, template: dict, lines: list[str])
 def _run(lab, task: RegistrationTask, template: dict, lines: list[str]) -> None:
     """Provision each line from ``task.next_line`` on. A line and the task's record of it change
     together (inside ``lab.changing()``), so a lab that stops mid-task resumes at the right line."""
+    pace = realism.delay("bulk_line")
     for offset in range(task.next_line, len(lines)):
+        if pace:
+            task.stop_requested.wait(pace)  # AWS's pace, when asked for; a stop still answers at once
         if task.stop_requested.is_set():
             with lab.changing():
                 task.status, task.message = "Cancelled", "Stopped by StopThingRegistrationTask."
