@@ -8,6 +8,9 @@ is missing. Each returns a short status line (or rows) for the set-up cell to sh
 still write out the calls they teach; these are the same calls, run quietly for a late joiner.
 
 - `ensure_stack`, `ensure_logging`, `ensure_events`, `ensure_setup`: what chapter 00 leaves.
+  In class mode (``not ws.owns_account_settings``) the account-wide ones only check, and raise
+  `ClassSettingMissing` naming what the instructor's `python -m helpers.classroom setup` must set.
+- `ensure_indexing`: chapter 07's fleet indexing configuration (check-only in class mode).
 - `ensure_group_and_type`: the thing group and thing type a provisioning template names (chapter 02).
 - `remove_things`: start a chapter afresh (its things and their certificates go, so events fire again).
 - `put_policy`: create a policy, or make a changed document its new default version.
@@ -31,6 +34,7 @@ from cryptography.x509.oid import NameOID
 
 from .ca import CertificateAuthority, load_ca, make_ca, save_ca, verification_certificate
 from .certs import read_device, save_device
+from .workshop import ClassSettingMissing, ask_instructor
 from .provisioning import bulk_input, follow_task, make_devices, task_reports, upload_input, write_certificates
 
 POLICY_FOLDER = Path(__file__).resolve().parents[1] / "data" / "policies"
@@ -87,17 +91,44 @@ def ensure_stack(ws: Any) -> str:
     return f"{ws.stack_name}: ready, {len(outputs)} outputs"
 
 
+def owns_settings(ws: Any) -> bool:
+    """May ``ws`` change account-wide settings? (A stand-in without the attribute: yes, as in solo mode.)"""
+    return bool(getattr(ws, "owns_account_settings", True))
+
+
+def logging_options(ws: Any) -> dict:
+    """``get_v2_logging_options()``, or ``{}`` when logging was never configured."""
+    try:
+        return ws.iot.get_v2_logging_options()
+    except ClientError as error:
+        if error_code(error) != "NotConfiguredException":
+            raise
+        return {}
+
+
+def logging_problem(current: Mapping[str, Any], level: str | None = None) -> str:
+    """What keeps v2 logging ``current`` from being on (at ``level``, when given): ``""`` when nothing."""
+    if not current.get("roleArn"):
+        return "v2 logging is not configured (no logging role)"
+    if current.get("disableAllLogs"):
+        return "v2 logging is switched off (disableAllLogs)"
+    if level is not None and current.get("defaultLogLevel") != level:
+        return f"the account's default log level is {current.get('defaultLogLevel')}, not {level}"
+    return ""
+
+
 def ensure_logging(ws: Any, level: str = DEFAULT_LOG_LEVEL) -> str:
     """Configure v2 logging with the stack's logging role unless it is on already (level kept).
 
     Logging switched off (``disableAllLogs``, as the clean-up leaves it) counts as not configured:
-    chapter 00 run again after a clean-up switches it back on."""
-    try:
-        current = ws.iot.get_v2_logging_options()
-    except ClientError as error:
-        if error_code(error) != "NotConfiguredException":
-            raise
-        current = {}
+    chapter 00 run again after a clean-up switches it back on. Class mode: only checks that logging
+    is on (`ClassSettingMissing` when not)."""
+    current = logging_options(ws)
+    if not owns_settings(ws):
+        problem = logging_problem(current)
+        if problem:
+            raise ClassSettingMissing(ask_instructor(problem))
+        return f"on ({current.get('defaultLogLevel')}), set by the instructor"
     if current.get("roleArn") and not current.get("disableAllLogs"):
         return f"already configured ({current.get('defaultLogLevel')})"
     if LOGGING_ROLE_OUTPUT not in ws.stack_outputs:
@@ -114,6 +145,8 @@ def ensure_events(ws: Any, event_types: Iterable[str] = EVENT_TYPES) -> str:
     missing = disabled_event_types(configurations, wanted)
     if not missing:
         return f"all {len(wanted)} already enabled"
+    if not owns_settings(ws):
+        raise ClassSettingMissing(ask_instructor(f"registry events are off for {', '.join(missing)}"))
     ws.iot.update_event_configurations(eventConfigurations={t: {"Enabled": True} for t in missing})
     return f"enabled {len(missing)} of {len(wanted)}"
 
@@ -455,7 +488,12 @@ def ensure_default_log_level(ws: Any, level: str = DEFAULT_LOG_LEVEL) -> str:
     """v2 logging on (`ensure_logging`) with ``level`` as the account's default level, the role kept.
 
     Logging that was off (never configured, or switched off by a clean-up) is switched on at ``level``
-    with the stack's logging role."""
+    with the stack's logging role. Class mode: only checks (`ClassSettingMissing`)."""
+    if not owns_settings(ws):
+        problem = logging_problem(logging_options(ws), level)
+        if problem:
+            raise ClassSettingMissing(ask_instructor(problem))
+        return f"{level}, set by the instructor"
     if not ensure_logging(ws, level).startswith("already"):
         return f"was off, now {level}"
     options = ws.iot.get_v2_logging_options()
@@ -464,6 +502,42 @@ def ensure_default_log_level(ws: Any, level: str = DEFAULT_LOG_LEVEL) -> str:
     keep = {"eventConfigurations": options["eventConfigurations"]} if options.get("eventConfigurations") else {}
     ws.iot.set_v2_logging_options(roleArn=options["roleArn"], defaultLogLevel=level, disableAllLogs=False, **keep)
     return f"was {options.get('defaultLogLevel')}, now {level}"
+
+
+# Chapter 07's fleet indexing configuration (`helpers.classroom` sets the same one for a class).
+INDEXING_CONFIGURATION = {
+    "thingIndexingMode": "REGISTRY_AND_SHADOW",
+    "thingConnectivityIndexingMode": "STATUS",
+    "customFields": [{"name": "shadow.reported.temperature", "type": "Number"}],
+}
+
+
+def indexing_problem(current: Mapping[str, Any], wanted: Mapping[str, Any] = INDEXING_CONFIGURATION) -> str:
+    """What ``current`` (a ``thingIndexingConfiguration``) lacks of ``wanted``: ``""`` when nothing."""
+    problems = [f"{key} is {current.get(key, 'OFF')}, not {wanted[key]}" for key in ("thingIndexingMode",
+                "thingConnectivityIndexingMode") if key in wanted and current.get(key) != wanted[key]]
+    fields = {(f["name"], f["type"]) for f in current.get("customFields", [])}
+    problems += [f"the custom field {f['name']} ({f['type']}) is not declared"
+                 for f in wanted.get("customFields", []) if (f["name"], f["type"]) not in fields]
+    return "; ".join(problems)
+
+
+def ensure_indexing(ws: Any, wanted: Mapping[str, Any] = INDEXING_CONFIGURATION) -> str:
+    """Fleet indexing as chapter 07 needs it (registry and shadow, connectivity, the temperature field).
+
+    Solo mode: sets it when it differs (custom fields already declared are kept). Class mode: only
+    checks (`ClassSettingMissing`)."""
+    current = ws.iot.get_indexing_configuration().get("thingIndexingConfiguration", {})
+    problem = indexing_problem(current, wanted)
+    if not problem:
+        return "as needed" + (", set by the instructor" if not owns_settings(ws) else "")
+    if not owns_settings(ws):
+        raise ClassSettingMissing(ask_instructor(f"fleet indexing: {problem}"))
+    fields = {(f["name"], f["type"]) for f in wanted.get("customFields", [])}
+    kept = [f for f in current.get("customFields", []) if (f["name"], f["type"]) not in fields]
+    ws.iot.update_indexing_configuration(thingIndexingConfiguration={
+        **wanted, "customFields": list(wanted.get("customFields", [])) + kept})
+    return f"switched on (was: {problem})"
 
 
 def log_targets_present(configurations: Iterable[Mapping[str, Any]],
@@ -490,6 +564,8 @@ def remove_log_levels(ws: Any, targets: Iterable[tuple[str, str]]) -> list[str]:
 
 
 __all__ += [
+    "ClassSettingMissing", "INDEXING_CONFIGURATION", "ensure_indexing", "indexing_problem", "logging_problem",
+    "logging_options", "owns_settings",
     "BUILDING_TOPICS", "ensure_building_group", "ensure_default_log_level", "ensure_device",
     "log_targets_present", "remove_log_levels",
 ]

@@ -46,7 +46,12 @@ STACK_BASE_NAME = "iot-dm-workshop"
 STACK_PREFIX_DEFAULT = "iotdm"  # the template's default Prefix
 ROOT_CA_FILE = "AmazonRootCA1.pem"
 MQTT_PORT_AWS = 8883
-PREFIX_PATTERN = re.compile(r"[a-zA-Z0-9_-]{0,20}")
+MODES = ("solo", "class")
+DEFAULT_MODE = "solo"
+PREFIX_MAX = 20  # with its hyphen; the stack template's Prefix allows [a-z0-9-]{1,20}
+CLASS_STACK_NAME = "iot-dm-class"  # the instructor's stack (helpers.classroom): the shared logging role
+CLASS_STACK_TEMPLATE = REPO_ROOT / "cfn" / "iot-dm-class.yaml"
+CLASS_SETUP_COMMAND = "python -m helpers.classroom setup"
 LAB_START_TIMEOUT_S = 90
 LAB_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                 "IOT_ENDPOINT", "IOT_PORT", "IOT_ROOT_CA")
@@ -56,6 +61,16 @@ CLIENT_NAMES = {"iot_data": "iot-data", "lambda_": "lambda"}
 
 class StackDeployError(WorkshopError):
     """The CloudFormation stack did not reach a complete state; the message lists the failed events."""
+
+
+class ClassSettingMissing(WorkshopError):
+    """Class mode: an account-wide setting (or the class stack) the instructor owns is missing."""
+
+
+def ask_instructor(missing: str) -> str:
+    """The message of a `ClassSettingMissing`: what is missing, and who fixes it."""
+    return (f"Class mode: {missing}. The instructor owns the account-wide settings: ask your instructor "
+            f"to run `{CLASS_SETUP_COMMAND}`, then run this cell again.")
 
 
 # ------------------------------------------------------------------------- pure choices
@@ -69,14 +84,52 @@ def choose_backend(backend: str | None, environ: Mapping[str, str]) -> str:
     return chosen
 
 
-def choose_prefix(prefix: str | None, environ: Mapping[str, str]) -> str:
-    """The per-trainee name prefix: the argument, else ``WORKSHOP_PREFIX``, else ``""``."""
-    chosen = prefix if prefix is not None else environ.get("WORKSHOP_PREFIX", "")
-    if not PREFIX_PATTERN.fullmatch(chosen):
+def choose_mode(mode: str | None, environ: Mapping[str, str]) -> str:
+    """The argument, else ``WORKSHOP_MODE``, else ``solo``: ``solo`` (the trainee owns the account-wide
+    settings) or ``class`` (the instructor does, with `helpers.classroom`)."""
+    chosen = (mode or environ.get("WORKSHOP_MODE") or DEFAULT_MODE).strip().lower()
+    if chosen not in MODES:
+        raise WorkshopError(f"Unknown mode {chosen!r}: use 'solo' (you alone in the account) or 'class'.")
+    return chosen
+
+
+def normalise_prefix(raw: str) -> str:
+    """One spelling per trainee: ``anna``, ``Anna_``, ``ANNA-`` and `` anna `` all give ``anna-``.
+
+    Lowercase letters, digits and hyphens, starting with a letter, ending with exactly one ``-``,
+    at most `PREFIX_MAX` characters; ``""`` stays ``""`` (no prefix). Anything else is a WorkshopError."""
+    text = raw.strip()
+    if not text:
+        return ""
+    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", text.lower())).strip("-")
+    if not cleaned:
+        raise WorkshopError(f"Prefix {raw!r} has no letters or digits: use your name, e.g. WORKSHOP_PREFIX=anna.")
+    if not cleaned[0].isalpha():
+        raise WorkshopError(f"Prefix {raw!r} must start with a letter (stack and role names do): e.g. anna.")
+    if len(cleaned) + 1 > PREFIX_MAX:
+        raise WorkshopError(f"Prefix {raw!r} is too long: at most {PREFIX_MAX - 1} letters, digits or hyphens.")
+    return f"{cleaned}-"
+
+
+def choose_prefix(prefix: str | None, environ: Mapping[str, str], mode: str = DEFAULT_MODE,
+                  instructor: bool = False) -> str:
+    """The per-trainee name prefix, normalised: the argument, else ``WORKSHOP_PREFIX``, else ``""``.
+
+    Required in class mode (except for the instructor)."""
+    chosen = normalise_prefix(prefix if prefix is not None else environ.get("WORKSHOP_PREFIX", ""))
+    if mode == "class" and not chosen and not instructor:
         raise WorkshopError(
-            f"Prefix {chosen!r} is not usable in thing names: up to 20 letters, digits, '_' or '-'."
+            "Class mode needs your own name prefix, so that your resources do not collide with the others': "
+            "set WORKSHOP_PREFIX=<your name> before starting JupyterLab (then restart the kernel), "
+            "or pass connect(prefix=\"<your name>\")."
         )
     return chosen
+
+
+def where(backend: str, mode: str, prefix: str) -> str:
+    """The status row "where": ``local lab · class mode · prefix anna-``."""
+    place = "local lab" if backend == "local" else "AWS account"
+    return f"{place} · {mode} mode · " + (f"prefix {prefix}" if prefix else "no prefix")
 
 
 def default_work_dir(backend: str, environ: Mapping[str, str], repo_root: Path = REPO_ROOT) -> Path:
@@ -207,8 +260,11 @@ class Workshop:
         prefix: str = "",
         http_url: str | None = None,
         console_files: DeviceFiles | None = None,
+        mode: str = DEFAULT_MODE,
+        instructor: bool = False,
     ) -> None:
         self.backend = backend
+        self.mode, self.instructor = mode, instructor
         self.session = session
         self.endpoint, self.port, self.root_ca = endpoint, int(port), Path(root_ca)
         self.work_dir = Path(work_dir)
@@ -261,70 +317,111 @@ class Workshop:
         """``base`` with this trainee's prefix, e.g. ``ws.name("bulky")`` → ``"anna-bulky"``."""
         return f"{self.prefix}{base}"
 
+    # -- solo or class mode
+
+    @property
+    def owns_account_settings(self) -> bool:
+        """May this workshop change account-wide settings (events, logging, indexing)? In solo mode
+        yes; in class mode only the instructor's (`helpers.classroom`)."""
+        return self.mode == "solo" or self.instructor
+
+    def class_logging_role(self) -> str:
+        """The class stack's logging role ARN (class mode); `ClassSettingMissing` without the stack."""
+        stack = self._stack(CLASS_STACK_NAME)
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
+        if stack is None or stack["StackStatus"] not in STACK_DONE or "ArnIoTLoggingRole" not in outputs:
+            raise ClassSettingMissing(ask_instructor(f"the class stack {CLASS_STACK_NAME} with the shared "
+                                                     f"logging role is not there"))
+        return outputs["ArnIoTLoggingRole"]
+
+    def stack_parameters(self) -> dict[str, str]:
+        """The workshop stack's parameters: the Prefix and, in class mode, the class's logging role
+        (so a trainee's stack makes no logging role of its own)."""
+        parameters = {"Prefix": stack_prefix(self.prefix)}
+        if not self.owns_account_settings:
+            parameters["LoggingRoleArn"] = self.class_logging_role()
+        return parameters
+
     # -- the workshop stack
 
     @property
     def stack_name(self) -> str:
         return stack_name(self.prefix)
 
-    def deploy_stack(self, template: str | Path | None = None, timeout: float = 900) -> dict[str, str]:
-        """Create or update the workshop stack and return its outputs (idempotent).
+    def deploy_stack(self, template: str | Path | None = None, timeout: float = 900, *, name: str | None = None,
+                     parameters: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Create or update a stack (the workshop stack unless ``name``) and return its outputs (idempotent).
 
-        A complete stack with the same template and Prefix is only read. A stack whose creation
+        A complete stack with the same template and parameters is only read. A stack whose creation
         rolled back is deleted and created again. Failure raises `StackDeployError` with the events.
+        Only the workshop stack's outputs go into ``ws.stack_outputs``.
         """
         cfn = self.cloudformation
+        own = name is None
+        name = name or self.stack_name
         body = Path(template or STACK_TEMPLATE).read_text()
-        parameters = [{"ParameterKey": "Prefix", "ParameterValue": stack_prefix(self.prefix)}]
-        request = dict(StackName=self.stack_name, TemplateBody=body, Parameters=parameters,
+        chosen = self.stack_parameters() if parameters is None else dict(parameters)
+        parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in chosen.items()]
+        request = dict(StackName=name, TemplateBody=body, Parameters=parameters,
                        Capabilities=["CAPABILITY_NAMED_IAM"])
-        stack = self._stack()
+        stack = self._stack(name)
         if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
-            cfn.delete_stack(StackName=self.stack_name)
-            stack = self._wait_stack(timeout, until=("DELETE_COMPLETE",))
+            cfn.delete_stack(StackName=name)
+            stack = self._wait_stack(timeout, until=("DELETE_COMPLETE",), name=name)
         usable = STACK_DONE + ("UPDATE_ROLLBACK_COMPLETE",)  # a failed update leaves the old stack working
         if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
             cfn.create_stack(**request)
             usable = STACK_DONE
-        elif stack["StackStatus"] in usable and self._differs(stack, body, parameters):
+        elif stack["StackStatus"] in usable and self._differs(stack, body, parameters, name):
             try:
                 cfn.update_stack(**request)
                 usable = STACK_DONE
             except Exception as error:  # noqa: BLE001 - botocore ClientError
                 if "No updates are to be performed" not in str(error):
                     raise
-        stack = self._wait_stack(timeout, until=usable)
-        self.stack_outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        return dict(self.stack_outputs)
+        stack = self._wait_stack(timeout, until=usable, name=name)
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if own:
+            self.stack_outputs = outputs
+        return dict(outputs)
 
-    def _stack(self) -> dict | None:
+    def delete_stack(self, name: str, timeout: float = 900) -> bool:
+        """Delete the stack ``name`` and wait until it is gone; False when there was none."""
+        if self._stack(name) is None:
+            return False
+        self.cloudformation.delete_stack(StackName=name)
+        self._wait_stack(timeout, until=("DELETE_COMPLETE",), name=name)
+        return True
+
+    def _stack(self, name: str | None = None) -> dict | None:
         try:
-            return self.cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+            return self.cloudformation.describe_stacks(StackName=name or self.stack_name)["Stacks"][0]
         except Exception as error:  # noqa: BLE001 - ValidationError "does not exist"
             if "does not exist" in str(error):
                 return None
             raise
 
-    def _differs(self, stack: dict, body: str, parameters: list[dict]) -> bool:
+    def _differs(self, stack: dict, body: str, parameters: list[dict], name: str | None = None) -> bool:
         current = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
         if current != {p["ParameterKey"]: p["ParameterValue"] for p in parameters}:
             return True
-        deployed = self.cloudformation.get_template(StackName=self.stack_name)["TemplateBody"]
+        deployed = self.cloudformation.get_template(StackName=name or self.stack_name)["TemplateBody"]
         return (deployed if isinstance(deployed, str) else json.dumps(deployed)).strip() != body.strip()
 
-    def _wait_stack(self, timeout: float, until: tuple[str, ...]) -> dict:
+    def _wait_stack(self, timeout: float, until: tuple[str, ...], name: str | None = None) -> dict:
+        name = name or self.stack_name
         interval = 0.2 if self.backend == "local" else 3.0  # never faster than 5 polls a second
         deadline = time.monotonic() + timeout
         while True:
-            stack = self._stack()
+            stack = self._stack(name)
             status = stack["StackStatus"] if stack is not None else "DELETE_COMPLETE"
             if status in until:
                 return stack or {"StackStatus": status}
             if not status.endswith("_IN_PROGRESS"):
-                events = self.cloudformation.describe_stack_events(StackName=self.stack_name)["StackEvents"] if stack else []
-                raise StackDeployError(format_stack_failure(self.stack_name, status, events))
+                events = self.cloudformation.describe_stack_events(StackName=name)["StackEvents"] if stack else []
+                raise StackDeployError(format_stack_failure(name, status, events))
             if time.monotonic() > deadline:
-                raise StackDeployError(f"The stack {self.stack_name} is still {status} after {timeout:.0f} s.")
+                raise StackDeployError(f"The stack {name} is still {status} after {timeout:.0f} s.")
             time.sleep(interval)
 
     # -- the MQTT console's identity
@@ -383,7 +480,9 @@ class Workshop:
 
     def _summary(self) -> dict[str, Any]:
         return {
+            "where": where(self.backend, self.mode, self.prefix) + (" · instructor" if self.instructor else ""),
             "backend": self.backend,
+            "mode": self.mode,
             "region": self.region,
             "AWS APIs": self.http_url or f"AWS ({self.region})",
             "MQTT": f"{self.endpoint}:{self.port}",
@@ -403,7 +502,8 @@ class Workshop:
         return Panel("Workshop", self._summary())._repr_html_()
 
     def __repr__(self) -> str:
-        return f"Workshop(backend={self.backend!r}, region={self.region!r}, mqtt={self.endpoint}:{self.port})"
+        return (f"Workshop(backend={self.backend!r}, mode={self.mode!r}, prefix={self.prefix!r}, "
+                f"region={self.region!r}, mqtt={self.endpoint}:{self.port})")
 
 
 def local_session(lab: Mapping[str, str]) -> boto3.Session:
@@ -415,11 +515,16 @@ def local_session(lab: Mapping[str, str]) -> boto3.Session:
     )
 
 
-def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: str | Path | None = None) -> Workshop:
-    """Connect to the backend: ``local`` starts (or reuses) the lab; ``aws`` uses your AWS credentials."""
+def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: str | Path | None = None,
+            mode: str | None = None, instructor: bool = False) -> Workshop:
+    """Connect to the backend: ``local`` starts (or reuses) the lab; ``aws`` uses your AWS credentials.
+
+    ``mode`` (else ``WORKSHOP_MODE``): ``solo`` or ``class``; in class mode a prefix is required and
+    only the instructor (``instructor=True``, `helpers.classroom`) changes account-wide settings."""
     environ = os.environ
     backend = choose_backend(backend, environ)
-    prefix = choose_prefix(prefix, environ)
+    mode = choose_mode(mode, environ)
+    prefix = choose_prefix(prefix, environ, mode, instructor)
     folder = private_folder(Path(work_dir) if work_dir is not None else default_work_dir(backend, environ))
     waits.set_backend(backend)
     new_setup()
@@ -431,7 +536,7 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
         return Workshop(
             "local", local_session(lab), endpoint=lab["IOT_ENDPOINT"], port=int(lab["IOT_PORT"]),
             root_ca=Path(lab["IOT_ROOT_CA"]), work_dir=folder, prefix=prefix,
-            http_url=lab["AWS_ENDPOINT_URL"], console_files=console,
+            http_url=lab["AWS_ENDPOINT_URL"], console_files=console, mode=mode, instructor=instructor,
         )
     session = boto3.Session()
     if not session.region_name:
@@ -445,4 +550,4 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
     iot = explain_errors(session.client("iot"), "aws")
     endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
     return Workshop("aws", session, endpoint=endpoint, port=MQTT_PORT_AWS, root_ca=root_ca,
-                    work_dir=folder, prefix=prefix)
+                    work_dir=folder, prefix=prefix, mode=mode, instructor=instructor)

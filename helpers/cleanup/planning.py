@@ -18,6 +18,9 @@
    stack while its policy or bucket stays, a CA while one of its device certificates stays, and a
    policy stays attached to a certificate or group of ours that stays (detaching it would change what
    the devices behind it may do). Links between two resources of ours that both go are cut freely.
+
+In class mode (``not ws.owns_account_settings``) the account-wide settings are the instructor's: the
+plan keeps them (`account_wide`), and it never deletes the class stack (`CLASS_STACK_NAME`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from typing import Any
 from .. import ledger as L
 from .survey import DERIVED_OPERATION
 from .items import LOCAL_FILE
+from ..workshop import CLASS_STACK_NAME
+
+CLASS_KEPT = "an account-wide setting: in class mode the instructor's (`python -m helpers.classroom teardown`)"
 
 # The order of the clean-up: each action only once everything that blocks it is gone.
 ORDER = [
@@ -124,6 +130,23 @@ def decide(kind: str, name: str, prefix: str, stack_name: str, by_stack: bool = 
     if not carries_prefix(kind, name, prefix):
         return False, f"its name does not start with the workshop's prefix {prefix!r}"
     return True, ""
+
+
+def account_wide(kind: str, detail: Mapping[str, Any] | None = None) -> bool:
+    """Is a row of this kind one setting for the whole account (events, logging, indexing, the
+    default log level), rather than a trainee's own (a thing group's log level)?"""
+    if kind == L.LOG_LEVEL:
+        return (detail or {}).get("targetType") == "DEFAULT"
+    return kind in L.SETTINGS
+
+
+def class_keeps(kind: str, name: str, detail: Mapping[str, Any] | None, owns_settings: bool) -> str:
+    """Why a trainee's clean-up keeps this row whoever made it (``""``: it need not)."""
+    if kind == L.STACK and name == CLASS_STACK_NAME:
+        return "the class stack: the instructor's"
+    if not owns_settings and account_wide(kind, detail):
+        return CLASS_KEPT
+    return ""
 
 
 # ---------------------------------------------------------------------------------- the graph
@@ -413,9 +436,13 @@ def plan(ws: Any, found: Any, allow_side_effects: bool = False) -> Plan:
     world = _World(records(found), ws.prefix, ws.stack_name)
     kept, effects = _reasons(world, allow_side_effects)
     _cascade(world, kept)
+    owns_settings = bool(getattr(ws, "owns_account_settings", True))
     for row in world.there:  # settings whose value before the workshop is unknown stay as they are
         if row["kind"] in L.SETTINGS and (row.get("detail") or {}).get("before") == L.UNKNOWN_BEFORE:
             kept[(row["kind"], row["name"])] = "its value before the workshop is unknown"
+        why = class_keeps(row["kind"], row["name"], row.get("detail"), owns_settings)
+        if why and row.get("ours"):
+            kept[(row["kind"], row["name"])] = why
     rows = [r for r in world.there if r.get("ours") and (r["kind"], r["name"]) not in kept]
     steps = [step for row in rows if row["kind"] not in (L.EVENT_CONFIGURATION, LOCAL_FILE)
              for step in _steps_for(row, world, allow_side_effects)]
@@ -448,4 +475,5 @@ def plan(ws: Any, found: Any, allow_side_effects: bool = False) -> Plan:
     return Plan(steps, side_effects, kept_frame, not_ours, _learned(world.there), allow_side_effects)
 
 
-__all__ = ["CALLS", "ORDER", "Plan", "Step", "arn_ref", "carries_prefix", "decide", "plan", "records"]
+__all__ = ["CALLS", "ORDER", "Plan", "Step", "account_wide", "arn_ref", "carries_prefix", "class_keeps", "decide",
+           "plan", "records"]
