@@ -502,8 +502,7 @@ class Workshop:
         return Panel("Workshop", self._summary())._repr_html_()
 
     def __repr__(self) -> str:
-        return (f"Workshop(backend={self.backend!r}, mode={self.mode!r}, prefix={self.prefix!r}, "
-                f"region={self.region!r}, mqtt={self.endpoint}:{self.port})")
+        return f"Workshop(backend={self.backend!r}, region={self.region!r}, mqtt={self.endpoint}:{self.port})"
 
 
 def local_session(lab: Mapping[str, str]) -> boto3.Session:
