@@ -20,11 +20,15 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TIMEOUT_S = 600
 
 
-def notebook_env(home: Path, work: Path) -> dict[str, str]:
-    """The environment of a lab in ``home`` (on free ports) and a work folder, for chapters and CLIs."""
+def notebook_env(home: Path, work: Path, *, mode: str | None = None, prefix: str | None = None) -> dict[str, str]:
+    """The environment of a lab in ``home`` (on free ports) and a work folder, for chapters and CLIs.
+
+    ``WORKSHOP_MODE`` and ``WORKSHOP_PREFIX`` pass through from this process unless ``mode`` / ``prefix``
+    set them (a class rehearsal's trainee: ``mode="class", prefix="anna"``)."""
     env = dict(os.environ)
     for key in [k for k in env if k.startswith(("AWS_", "IOT_"))]:
         del env[key]
+    env.update({key: value for key, value in (("WORKSHOP_MODE", mode), ("WORKSHOP_PREFIX", prefix)) if value is not None})
     env.update(
         LOCALCORE_HOME=str(home),
         LOCALCORE_HTTP_PORT=str(free_port()),
