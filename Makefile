@@ -13,11 +13,12 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_OVERRIDES := {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}
 
-.PHONY: workshop test lab stop status bench clean-work help
+.PHONY: workshop test class lab stop status bench clean-work help
 
 help:
 	@echo "make workshop  start the local lab and JupyterLab (notebooks/)"
 	@echo "make test      run every test (unit, lab contract, notebooks)"
+	@echo "make class     rehearse a class: instructor set-up, three trainees 00-10 at once, teardown"
 	@echo "make lab       start the local lab alone;  make stop / make status"
 	@echo "make bench     run the benchmarks and print their figures and targets"
 
@@ -55,6 +56,10 @@ workshop: $(STAMP) $(LAB_SETTINGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# A class in one account on one lab (LOCALCORE_REALISM=aws); `make test` runs it too.
+class: $(STAMP)
+	$(BIN)/python tests/class_rehearsal.py
 
 lab: $(STAMP)
 	$(BIN)/python -m localcore start

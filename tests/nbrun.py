@@ -40,12 +40,15 @@ def notebook_env(home: Path, work: Path, *, mode: str | None = None, prefix: str
     return env
 
 
+def nbval_command(notebooks: list[Path]) -> list[str]:
+    """The command that runs ``notebooks`` in order under nbval (from the ``notebooks`` folder)."""
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+            "--nbval-cell-timeout=300", *map(str, notebooks)]
+
+
 def run_nbval(notebooks: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-         "--nbval-cell-timeout=300", *map(str, notebooks)],
-        cwd=ROOT / "notebooks", env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
-    )
+    return subprocess.run(nbval_command(notebooks), cwd=ROOT / "notebooks", env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
 
 
 def localcore(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

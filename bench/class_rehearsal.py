@@ -1,0 +1,29 @@
+"""The class rehearsal (tests/class_rehearsal.py): instructor set-up, three trainees through 00 → 10
+concurrently on one lab with LOCALCORE_REALISM=aws, teardown. Prints its wall time next to its target."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from common import ROOT, report
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+from class_rehearsal import TARGET_S, rehearse  # noqa: E402
+
+
+def main() -> int:
+    try:
+        seconds = rehearse(Path(tempfile.mkdtemp(prefix="bench-class-")), say=lambda line: print(line, flush=True))
+    except AssertionError as failure:
+        print(f"class rehearsal FAILED: {failure}")
+        return 1
+    ok = report("class rehearsal (3 trainees, 00 → 10, one lab)", seconds, "s", f"≤ {TARGET_S} s on 2 cores",
+                seconds <= TARGET_S)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
