@@ -337,10 +337,8 @@ class Workshop:
     def stack_parameters(self) -> dict[str, str]:
         """The workshop stack's parameters: the Prefix and, in class mode, the class's logging role
         (so a trainee's stack makes no logging role of its own)."""
-        parameters = {"Prefix": stack_prefix(self.prefix)}
-        if not self.owns_account_settings:
-            parameters["LoggingRoleArn"] = self.class_logging_role()
-        return parameters
+        role = "" if self.owns_account_settings else self.class_logging_role()
+        return {"Prefix": stack_prefix(self.prefix), "LoggingRoleArn": role}
 
     # -- the workshop stack
 
