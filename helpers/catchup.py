@@ -152,8 +152,11 @@ def ensure_events(ws: Any, event_types: Iterable[str] = EVENT_TYPES) -> str:
 
 
 def ensure_setup(ws: Any) -> dict[str, str]:
-    """Everything 00_setup leaves behind: ``{step: status}`` for the set-up cell's table."""
+    """Everything 00_setup leaves behind: ``{step: status}`` for the set-up cell's table, which
+    starts with where the chapter runs (backend, mode, prefix)."""
+    summary = getattr(ws, "_summary", None)
     return {
+        **({"where": summary()["where"]} if callable(summary) else {}),
         "workshop stack": ensure_stack(ws),
         "v2 logging": ensure_logging(ws),
         "registry events": ensure_events(ws),
