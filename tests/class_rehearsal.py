@@ -105,8 +105,21 @@ def run_chapters(notebooks: list[Path], env: dict[str, str]) -> subprocess.Compl
                           text=True, timeout=RUN_TIMEOUT_S)
 
 
-def passed(name: str, what: str, done: subprocess.CompletedProcess) -> None:
-    assert done.returncode == 0, (f"{name}'s {what} failed:\n{done.stdout[-5000:]}\n{done.stderr[-1500:]}")
+FAILED_CELL = "Cell execution caused an exception"
+
+
+def first_failure(output: str, size: int = 4000) -> str:
+    """nbval's account of the first cell that failed (later cells often fail only because of it)."""
+    start = output.find(FAILED_CELL)
+    return output[max(0, start - 200):start + size] if start >= 0 else output[-size:]
+
+
+def passed(name: str, what: str, done: subprocess.CompletedProcess, log: Path | None = None) -> None:
+    if log is not None:
+        log.write_text(done.stdout + "\n" + done.stderr)
+    where = f" (whole output: {log})" if log is not None else ""
+    assert done.returncode == 0, (f"{name}'s {what} failed{where}:\n{first_failure(done.stdout)}\n"
+                                  f"{done.stderr[-1500:]}")
 
 
 def rehearse(folder: Path, say=print) -> float:
@@ -131,7 +144,7 @@ def rehearse(folder: Path, say=print) -> float:
         with ThreadPoolExecutor(len(TRAINEES)) as pool:
             runs = {name: pool.submit(run_chapters, CHAPTERS, env) for name, env in trainees.items()}
             for name, run in runs.items():
-                passed(name, "chapters 00 → 09", run.result())
+                passed(name, "chapters 00 → 09", run.result(), folder / f"{name}-chapters.log")
         say(f"[{time.monotonic() - started:5.0f} s] all trainees through 00 → 09")
 
         prefixes = {name: f"{name}-" for name in TRAINEES}
@@ -141,7 +154,7 @@ def rehearse(folder: Path, say=print) -> float:
         assert account_settings(clients) == during_class, "a trainee's chapters changed an account-wide setting"
 
         for name in TRAINEES:  # each clean-up in turn, while the others still have everything
-            passed(name, "clean-up (chapter 10)", run_chapters(CLEANUP, trainees[name]))
+            passed(name, "clean-up (chapter 10)", run_chapters(CLEANUP, trainees[name]), folder / f"{name}-cleanup.log")
             left = named_resources(clients, prefixes[name])
             assert not left, f"{name}'s clean-up left {sorted(left)}"
             for other in TRAINEES[TRAINEES.index(name) + 1:]:
