@@ -63,7 +63,7 @@ def named_resources(clients: dict, prefix: str) -> set[tuple[str, str]]:
         "thing group": [g["groupName"] for g in _all(iot, "list_thing_groups", "thingGroups")],
         "thing type": [t["thingTypeName"] for t in _all(iot, "list_thing_types", "thingTypes")],
         "policy": [p["policyName"] for p in _all(iot, "list_policies", "policies")],
-        "provisioning template": [t["templateName"] for t in _all(iot, "list_provisioning_templates", "templates")],
+        "job template": [t["jobTemplateId"] for t in _all(iot, "list_job_templates", "jobTemplates")],
         "job": [j["jobId"] for j in _all(iot, "list_jobs", "jobs")],
         "topic rule": [r["ruleName"] for r in _all(iot, "list_topic_rules", "rules")],
         "function": [f["FunctionName"] for f in _all(clients["lambda"], "list_functions", "Functions")],
