@@ -7,7 +7,9 @@ only; so every operation is answered here. The rules live in `localcore.iot.flee
 documents, configuration and aggregations) and `localcore.iot.index_query` (the query language);
 this module reads the registry, keeps the lab's fleet-indexing state and translates.
 
-The lab indexes synchronously: a query reads the live registry, the shadows as last announced by
+The lab indexes synchronously unless asked to lag: with the ``index_latency`` delay of
+`localcore.realism` (``LOCALCORE_REALISM=aws``) searches and aggregations see the fleet as a look
+that many seconds earlier saw it, as on AWS. Otherwise a query reads the live registry, the shadows as last announced by
 the Device Shadow service, and the last lifecycle event of each client id, so an index is ACTIVE
 as soon as it is enabled and never lags behind (reference 8.2: AWS takes seconds to minutes).
 Shadows and connectivity are observed through `Lab.on_publish` from the first fleet-indexing call
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from localcore import realism
 from localcore.errors import InvalidRequestException, ResourceNotFoundException
 from localcore.iot import fleet_index as fi
 from localcore.iot.index_query import parse_query
@@ -51,6 +54,10 @@ class FleetIndexing:
     entries: dict[str, tuple[Any, int, tuple[str, ...], fi.ThingEntry]] = field(default_factory=dict)
     # The entries of every thing for one (lab.generation, moto's thing table, number of things).
     snapshot: tuple[tuple[int, int, int], list[fi.ThingEntry]] | None = None
+    # What queries see of each index: the documents as they were ``index_latency`` seconds ago.
+    seen: dict[str, realism.Lagging[list[Any]]] = field(default_factory=lambda: {
+        index: realism.Lagging(lambda: realism.delay("index_latency")) for index in (fi.THINGS_INDEX, fi.GROUPS_INDEX)
+    })
 
 
 def fleet(lab: Any) -> FleetIndexing:
@@ -154,11 +161,14 @@ def _matching(lab: Any, index: str, query_string: str) -> list[Any]:
     """The documents of ``index`` that match the query, ordered by name."""
     config = _enabled_index(lab, index)
     query = parse_query(query_string)
-    if index == fi.GROUPS_INDEX:
-        candidates: Iterable[Any] = _groups(lab)
-    else:
-        state = fleet(lab)
-        candidates = fi.thing_views(_things(lab), config, state.shadows, state.connectivity)
+    state = fleet(lab)
+
+    def documents() -> Iterable[Any]:
+        if index == fi.GROUPS_INDEX:
+            return _groups(lab)
+        return fi.thing_views(_things(lab), config, state.shadows, state.connectivity)
+
+    candidates = state.seen[index].look(time.monotonic(), lambda: list(documents()))
     return sorted((d for d in candidates if query.matches(d)), key=_name)
 
 
