@@ -28,6 +28,7 @@ AWS_DELAYS: dict[str, float] = {
     "role_propagation": 8.0,
     "index_latency": 2.0,  # SearchIndex and the aggregations show the fleet as it was this long ago
     "log_latency": 3.0,  # a CloudWatch Logs event is returned by FilterLogEvents this long after its ingestion
+    "policy_propagation": 2.0,  # a live MQTT connection decides with policies this old (`localcore.mqtt.broker`)
 }
 
 PROFILES = ("off", "aws")
@@ -71,10 +72,11 @@ def still_pending(name: str, since: float, now: float) -> float:
 class Lagging(Generic[T]):
     """What readers see of a changing value when the reading side lags ``lag()`` seconds behind.
 
-    ``look(now, current)`` records ``current`` as seen at ``now`` and answers the newest record made
-    at least ``lag()`` seconds before ``now`` (the oldest record when none is that old yet, so a
-    change is never shown before the lag has passed since the look that first saw it). Records no
-    reader can need any more are dropped. With no lag it answers ``current`` and records nothing.
+    ``look(now, current)`` records ``current()`` as seen at ``now`` (unless it equals the last
+    record) and answers the newest record made at least ``lag()`` seconds before ``now`` (the oldest
+    record when none is that old yet, so a change is never shown before the lag has passed since the
+    look that first saw it). Records no reader can need any more are dropped. With no lag it answers
+    ``current()`` and records nothing.
     """
 
     def __init__(self, lag: Callable[[], float]) -> None:
@@ -87,9 +89,11 @@ class Lagging(Generic[T]):
         if lag <= 0:
             self._records.clear()
             return current()
+        value = current()
         with self._lock:
-            self._records.append((now, current()))
-            visible = [i for i, (seen, _) in enumerate(self._records) if seen <= now - lag]
-            keep_from = visible[-1] if visible else 0
-            del self._records[:keep_from]
-            return self._records[0][1]
+            records = self._records
+            if not records or records[-1][1] != value:
+                records.append((now, value))
+            newest_visible = next((i for i in range(len(records) - 1, -1, -1) if records[i][0] <= now - lag), 0)
+            del records[:newest_visible]
+            return records[0][1]

@@ -35,6 +35,10 @@ What the broker enforces (reference sections 1.6, 4.3, 5, 6, 12, 13):
   will is published: amqtt's reader already times out, `LabProtocolHandler` acts on it); and
   deadlines for the TLS handshake and for CONNECT after it (`limits.Timeouts`).
 * Not enforced: connect-rate, subscriptions-per-connection and throughput limits.
+* Policy propagation (``policy_propagation`` of `localcore.realism`, ``LOCALCORE_REALISM=aws``): a
+  live connection keeps deciding with the policies it had until a registry change is that many
+  seconds old, as AWS takes a moment to apply an attached or changed policy [unconfirmed figure].
+  A new connection decides with the registry as it is (the lab keeps no history of it).
 
 Hooks for later features, each called on the broker's loop only if the lab defines it (they must
 return quickly and are isolated: an exception is logged, never passed to the client):
@@ -73,6 +77,7 @@ from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.publish import PublishPacket
 from amqtt.session import Session
 
+from localcore import realism
 from localcore.iot import iot_logs
 from localcore.iot.shadow import parse_shadow_topic
 
@@ -181,6 +186,8 @@ class LabBroker(Broker):
         self.enforce_policies = enforce_policies
         self.timeouts = timeouts if timeouts is not None else limits.Timeouts.from_env()
         self.policy_book = PolicyBook()
+        self._policy_lag = realism.delay("policy_propagation")
+        self._registry_seen: realism.Lagging[int] = realism.Lagging(lambda: self._policy_lag)
         self.tls = server_tls_context(lab.pki)
         for ca in list(lab.iot.ca_certificates.values()):
             self.trust_ca(ca.certificate_pem)
@@ -364,7 +371,13 @@ class LabBroker(Broker):
                     identity=identity, client_id=client_id, source_ip=source_ip,
                 )
 
-        return ConnectionAuthorizer(resolve, lambda: lab.generation)
+        if not self._policy_lag:
+            return ConnectionAuthorizer(resolve, lambda: lab.generation)
+        return ConnectionAuthorizer(resolve, self._propagated_generation)
+
+    def _propagated_generation(self) -> int:
+        """The registry generation live connections decide with: the one seen `policy_propagation` seconds ago."""
+        return self._registry_seen.look(time.monotonic(), lambda: self.lab.generation)
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         """Replaces amqtt's plugin fan-out: `_admit` already decided, before the session was used."""

@@ -1,6 +1,7 @@
 """Account-wide limits and AWS-like delays on a lab of their own (``LOCALCORE_DELAY_<NAME>`` set small):
 one running bulk registration task per account (AWS's error from the lab, the kit waiting its turn),
-a role too young for AWS IoT to assume, the fleet index and CloudWatch Logs lagging behind."""
+a role too young for AWS IoT to assume, the fleet index and CloudWatch Logs lagging behind, and a
+policy attached to a connected device's certificate applying only after its propagation delay."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 from labfixture import free_port
 
+from helpers.catchup import ensure_device
+from helpers.device import Device, SubscribeRefused
 from helpers.provisioning import bulk_input, follow_task, make_devices, start_task, upload_input
 from helpers.waits import ROLE_NOT_YET_ASSUMABLE, retry_while
 from helpers.workshop import connect
@@ -25,7 +28,8 @@ from localcore.config import LabConfig
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
-DELAYS = {"BULK_LINE": 0.05, "ROLE_PROPAGATION": 1.5, "INDEX_LATENCY": 1.0, "LOG_LATENCY": 1.0}
+DELAYS = {"BULK_LINE": 0.05, "ROLE_PROPAGATION": 1.5, "INDEX_LATENCY": 1.0, "LOG_LATENCY": 1.0,
+          "POLICY_PROPAGATION": 1.0}
 WAIT_S = 30
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -224,3 +228,41 @@ def test_log_events_are_returned_only_after_the_log_latency(slow_lab):
     events = until(lambda: logs.filter_log_events(logGroupName=group)["events"], "the event in FilterLogEvents")
     assert time.monotonic() - put >= DELAYS["LOG_LATENCY"] - 0.05
     assert [event["message"] for event in events] == ["written"]
+
+
+def _subscribe_policy(ws, name: str, topic: str) -> str:
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"},
+        {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"arn:aws:iot:*:*:topicfilter/{topic}"}]}
+    ws.iot.create_policy(policyName=name, policyDocument=json.dumps(document))
+    return name
+
+
+def test_a_policy_attached_to_a_connected_device_applies_after_its_propagation_delay(slow_lab, tmp_path):
+    ws = workshop(slow_lab, "carl-", tmp_path / "carl")
+    tag = uuid.uuid4().hex[:8]
+    thing = ws.name(f"late-{tag}")
+    ensure_device(ws, thing, policy=_subscribe_policy(ws, ws.name(f"early-{tag}"), "early/*"))
+    # The lab keeps no registry history: a connection re-reads the registry once a change it has not
+    # applied yet is old enough. Letting the set-up's own changes age first makes the attachment below
+    # the only change the connection has not applied.
+    time.sleep(DELAYS["POLICY_PROPAGATION"])
+    device = Device.from_workshop(ws, thing).connect()
+    try:
+        assert device.subscribe("early/x") == 1
+        certificate = ws.iot.list_thing_principals(thingName=thing)["principals"][0]
+        ws.iot.attach_policy(policyName=_subscribe_policy(ws, ws.name(f"later-{tag}"), "late/*"), target=certificate)
+        attached = time.monotonic()
+        with pytest.raises(SubscribeRefused):
+            device.subscribe("late/x")  # the connection still decides with the policies it had
+
+        def granted() -> bool:
+            try:
+                return device.subscribe("late/x") == 1
+            except SubscribeRefused:
+                return False
+
+        until(granted, "the new policy to apply", pause=0.2)
+        assert time.monotonic() - attached >= DELAYS["POLICY_PROPAGATION"]
+    finally:
+        device.disconnect()
