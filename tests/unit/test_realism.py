@@ -93,3 +93,15 @@ def test_lagging_forgets_what_no_reader_can_need():
     for now in range(100):
         lagging.look(float(now), lambda now=now: now)
     assert len(lagging._records) <= 2
+
+
+@pytest.mark.parametrize("name", sorted(realism.AWS_DELAYS))
+def test_every_delay_is_off_by_default_on_under_aws_and_settable_alone(monkeypatch, name):
+    variable = f"LOCALCORE_DELAY_{name.upper()}"
+    monkeypatch.delenv("LOCALCORE_REALISM", raising=False)
+    monkeypatch.delenv(variable, raising=False)
+    assert realism.delay(name) == 0.0
+    monkeypatch.setenv("LOCALCORE_REALISM", "aws")
+    assert realism.delay(name) == realism.AWS_DELAYS[name] > 0
+    monkeypatch.setenv(variable, "0.5")
+    assert realism.delay(name) == 0.5
