@@ -119,11 +119,13 @@ THING_ONLY = json.dumps({"Parameters": {"ThingName": {"Type": "String"}},
 
 def test_a_second_bulk_task_while_one_runs_gets_awss_error_then_starts_once_the_first_ended(slow_lab):
     iot, role = slow_lab.client("iot"), old_role(slow_lab)
-    first = iot.start_thing_registration_task(templateBody=THING_ONLY, roleArn=role,
-                                              **dict(zip(("inputFileBucket", "inputFileKey"), bulk_file(slow_lab, 40))))
+    first_bucket, first_key = bulk_file(slow_lab, 40)  # 40 lines at 0.05 s: the task runs for 2 s
+    first = iot.start_thing_registration_task(templateBody=THING_ONLY, roleArn=role, inputFileBucket=first_bucket,
+                                              inputFileKey=first_key)
     bucket, key = bulk_file(slow_lab, 2)
     with pytest.raises(ClientError) as refused:
-        iot.start_thing_registration_task(templateBody=THING_ONLY, roleArn=role, inputFileBucket=bucket, inputFileKey=key)
+        iot.start_thing_registration_task(templateBody=THING_ONLY, roleArn=role, inputFileBucket=bucket,
+                                          inputFileKey=key)
     error = refused.value.response
     assert error["Error"]["Code"] == "InvalidRequestException"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
