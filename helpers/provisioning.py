@@ -155,8 +155,9 @@ def start_task(ws: Any, template_body: str | Path | Mapping, bucket: str, key: s
 
 def bulk_transients(ws: Any) -> tuple[waits.Transient, ...]:
     """What StartThingRegistrationTask may answer that means "not yet": another task of the account
-    is running, the role is too new, or the account's API rate is used up."""
-    return (waits.bulk_task_running(ws), waits.ROLE_NOT_YET_ASSUMABLE, waits.THROTTLED)
+    is running, the role is too new, or the account's API rate is used up. The role's answer comes
+    first: its wording is AWS's own, while a running task is also recognised by listing the tasks."""
+    return (waits.ROLE_NOT_YET_ASSUMABLE, waits.bulk_task_running(ws), waits.THROTTLED)
 
 
 def follow_task(

@@ -269,10 +269,11 @@ def retry_while(
     sleep: Callable[[float], None] | None = None,
     jitter: Callable[[], float] = random.random,
 ) -> T:
-    """Call ``call()`` and return its answer, calling again while AWS answers one of ``transient``.
+    """Call ``call()`` and return its answer, calling again while AWS answers one of ``transient``
+    (the first that matches an answer counts: put the most specific first).
 
     The first "not yet" shows one line (``message``, else the transient's own), rewritten in place
-    while it lasts; a success after waiting says how long it took. Pauses double from ``interval``
+    when another kind of "not yet" follows; a success after waiting says how long it took. Pauses double from ``interval``
     up to ``max_interval`` (sized to the backend), each stretched by up to half at random so a
     class's kernels do not retry in step. A "not yet" that lasts longer than its `Budget` for the
     backend raises `AwsNotReady` with AWS's last answer and what to do; any other error is raised
@@ -287,6 +288,7 @@ def retry_while(
     max_interval = max_interval if max_interval is not None else (2.0 if local else 20.0)
     started: dict[str, float] = {}
     first_seen: float | None = None
+    shown: str | None = None
     while True:
         try:
             result = call()
@@ -310,7 +312,10 @@ def retry_while(
                     from .ui import StatusLine
 
                     status = StatusLine()
-                status.update(f"⏳ {message or kind.waiting}")
+            line = f"⏳ {message or kind.waiting}"
+            if line != shown:  # once per kind of "not yet": a role, then a classmate's task, ...
+                status.update(line)
+                shown = line
             sleep(min(pause * (1 + jitter() / 2), max(limit - (now - since), 0.0)))
             pause = min(pause * 2, max_interval)
             continue

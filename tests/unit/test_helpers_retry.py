@@ -154,3 +154,13 @@ def test_jitter_stretches_each_pause_by_at_most_half():
     waits.retry_while(_answers(busy, busy, "ok"), backend="local", interval=1.0, max_interval=8.0, clock=clock,
                       sleep=clock.sleep, status=status, jitter=lambda: 1.0)
     assert clock.sleeps == [1.5, 3.0]
+
+
+def test_each_kind_of_not_yet_is_said_once_when_it_first_appears():
+    clock, status = Clock(), Status()
+    role = aws("InvalidRequestException", ROLE_WORDS)
+    busy = aws("InvalidRequestException", "Thing registration task t1 is still in progress")
+    ws, _calls = _iot_listing(["t1"])
+    kinds = (waits.ROLE_NOT_YET_ASSUMABLE, waits.bulk_task_running(ws))  # as helpers.provisioning.bulk_transients
+    retry(clock, status, _answers(role, role, busy, busy, "ok"), transient=kinds)
+    assert [line[:12] for line in status.lines] == ["⏳ the role w", "⏳ another bu", "✓ done after"]

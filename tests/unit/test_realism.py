@@ -105,3 +105,14 @@ def test_every_delay_is_off_by_default_on_under_aws_and_settable_alone(monkeypat
     assert realism.delay(name) == realism.AWS_DELAYS[name] > 0
     monkeypatch.setenv(variable, "0.5")
     assert realism.delay(name) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("switched_on", "now", "status"),
+    [(None, 100.0, "ACTIVE"), (100.0, 100.0, "BUILDING"), (100.0, 101.9, "BUILDING"), (100.0, 102.0, "ACTIVE")],
+)
+def test_an_index_switched_on_is_building_for_the_index_latency(monkeypatch, switched_on, now, status):
+    from localcore.aws.handlers.fleet_indexing import index_status
+
+    monkeypatch.setenv("LOCALCORE_DELAY_INDEX_LATENCY", "2")
+    assert index_status(switched_on, now) == status
