@@ -113,6 +113,8 @@ CONNECTION_KINDS = {
     "auto_registration_off": "refused: CA auto-registration off",
     "auto_registration": "closed: certificate just auto-registered",
     "tls": "failed: TLS",
+    "signature_refused": "refused: AWS credentials' signature not accepted",
+    "no_credentials": "failed: no AWS credentials",
     "timeout": "failed: no answer in time",
 }
 
@@ -548,12 +550,7 @@ class Device:
         if self.connected:
             return self
         self._stop()
-        context = tls_context(self.root_ca, self.cert_path, self.key_path)
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True,
-            protocol=mqtt.MQTTv311, reconnect_on_failure=False,
-        )
-        client.tls_set_context(context)
+        client = self._new_client()
         client.connect_timeout = timeout
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
         client.on_publish, client.on_subscribe = self._on_publish, self._on_subscribe
@@ -565,10 +562,7 @@ class Device:
         try:
             client.connect(self.endpoint, self.port, keepalive=self.keepalive)
         except (OSError, ssl.SSLError) as error:
-            refused = classify_socket_error(error, self.endpoint, self.port, self.local)
-            if isinstance(refused, ConnectionRefused) and refused.reason == "certificate_unknown" and self.iot is not None:
-                refused = self._refused(None, "the server rejected the certificate during the TLS handshake")
-            raise refused from None
+            raise self._connect_failed(error) from None
         self._client = client
         client.loop_start()
         answered = self._wait(lambda: self._connack is not None or self._closed, timeout)
@@ -582,6 +576,23 @@ class Device:
             self._raise_if_gone()
             raise self._refused(None, "AWS IoT closed the connection before answering CONNECT")
         raise self._refused(self._connack, f"AWS IoT refused the connection (CONNACK {self._connack}: {self._connack_text})")
+
+    def _new_client(self) -> mqtt.Client:
+        """A paho client for one connection attempt: MQTT 3.1.1 over mutual TLS."""
+        context = tls_context(self.root_ca, self.cert_path, self.key_path)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True,
+            protocol=mqtt.MQTTv311, reconnect_on_failure=False,
+        )
+        client.tls_set_context(context)
+        return client
+
+    def _connect_failed(self, error: BaseException) -> MqttError:
+        """The plain-words error for one raised while opening the connection."""
+        refused = classify_socket_error(error, self.endpoint, self.port, self.local)
+        if isinstance(refused, ConnectionRefused) and refused.reason == "certificate_unknown" and self.iot is not None:
+            refused = self._refused(None, "the server rejected the certificate during the TLS handshake")
+        return refused
 
     def _refused(self, code: int | None, what: str) -> ConnectionRefused:
         if self.iot is None:

@@ -33,7 +33,6 @@ from botocore.exceptions import NoRegionError
 
 from . import ledger, waits
 from .failures import REGION_MESSAGE, BackendUnreachable, CredentialsMissing, RegionMissing, WorkshopError, explain_errors
-from .certs import DeviceFiles, certificate_id, read_device, save_device
 from .console import new_setup
 from .secrets import private_folder
 from .ui import Panel
@@ -46,10 +45,11 @@ STACK_BASE_NAME = "iot-dm-workshop"
 STACK_PREFIX_DEFAULT = "iotdm"  # the template's default Prefix
 ROOT_CA_FILE = "AmazonRootCA1.pem"
 MQTT_PORT_AWS = 8883
+WS_PORT_AWS = 443  # MQTT over WebSockets (SigV4): the MQTT console (helpers.iam_mqtt)
 PREFIX_PATTERN = re.compile(r"[a-zA-Z0-9_-]{0,20}")
 LAB_START_TIMEOUT_S = 90
 LAB_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                "IOT_ENDPOINT", "IOT_PORT", "IOT_ROOT_CA")
+                "IOT_ENDPOINT", "IOT_PORT", "IOT_WS_PORT", "IOT_ROOT_CA")
 STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 CLIENT_NAMES = {"iot_data": "iot-data", "lambda_": "lambda"}
 
@@ -127,19 +127,6 @@ def find_root_ca(work_dir: Path, environ: Mapping[str, str]) -> Path:
     )
 
 
-def console_policy(region: str, account_id: str, client_id_prefix: str) -> dict:
-    """The aws console identity's policy: connect as ``<prefix>*``, subscribe to and receive anything."""
-    base = f"arn:aws:iot:{region}:{account_id}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{base}:client/{client_id_prefix}*"},
-            {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"{base}:topicfilter/*"},
-            {"Effect": "Allow", "Action": "iot:Receive", "Resource": f"{base}:topic/*"},
-        ],
-    }
-
-
 def format_stack_failure(name: str, status: str, events: list[dict], limit: int = 10) -> str:
     """A readable account of a failed stack: its status and the failed resource events, oldest first."""
     failed = [e for e in events if str(e.get("ResourceStatus", "")).endswith("FAILED")]
@@ -206,16 +193,16 @@ class Workshop:
         work_dir: Path,
         prefix: str = "",
         http_url: str | None = None,
-        console_files: DeviceFiles | None = None,
+        ws_port: int = WS_PORT_AWS,
     ) -> None:
         self.backend = backend
         self.session = session
         self.endpoint, self.port, self.root_ca = endpoint, int(port), Path(root_ca)
+        self.ws_port = int(ws_port)  # MQTT over WebSockets signed with the session's credentials (the console)
         self.work_dir = Path(work_dir)
         self.prefix = prefix
         self.http_url = http_url
         self.stack_outputs: dict[str, str] = {}
-        self._console_files = console_files
         self._clients: dict[str, Any] = {}
         self._account_id: str | None = None
 
@@ -327,45 +314,6 @@ class Workshop:
                 raise StackDeployError(f"The stack {self.stack_name} is still {status} after {timeout:.0f} s.")
             time.sleep(interval)
 
-    # -- the MQTT console's identity
-
-    def console_identity(self) -> tuple[Path, Path]:
-        """``(cert_path, key_path)`` for the MQTT console (subscribe and receive only on aws)."""
-        if self._console_files is None:
-            if self.backend == "local":
-                raise WorkshopError("The lab did not report a console identity (IOT_CONSOLE_CERT); update localcore.")
-            self._console_files = self._provision_console()
-        files = self._console_files
-        if not (files.cert.is_file() and files.key.is_file()):
-            raise WorkshopError(f"The console identity files {files.cert} / {files.key} do not exist.")
-        return files.cert, files.key
-
-    def _provision_console(self) -> DeviceFiles:
-        folder = private_folder(self.work_dir / "console")
-        thing = self.name("workshop-console")
-        files = read_device(folder, thing)
-        if files is not None and self._certificate_status(files.cert) == "ACTIVE":
-            return files
-        iot = self.iot
-        policy_name = f"{thing}-policy"
-        iot.create_thing(thingName=thing)
-        try:
-            iot.create_policy(policyName=policy_name,
-                              policyDocument=json.dumps(console_policy(self.region, self.account_id, thing)))
-        except iot.exceptions.ResourceAlreadyExistsException:
-            pass
-        created = iot.create_keys_and_certificate(setAsActive=True)
-        iot.attach_policy(policyName=policy_name, target=created["certificateArn"])
-        iot.attach_thing_principal(thingName=thing, principal=created["certificateArn"])
-        return save_device(folder, thing, created["certificatePem"], created["keyPair"]["PrivateKey"])
-
-    def _certificate_status(self, cert_path: Path) -> str | None:
-        try:
-            description = self.iot.describe_certificate(certificateId=certificate_id(cert_path.read_text()))
-        except Exception:  # noqa: BLE001 - unknown certificate or unreadable file
-            return None
-        return description["certificateDescription"]["status"]
-
     # -- status
 
     def counts(self) -> dict[str, int | str]:
@@ -425,13 +373,10 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
     new_setup()
     if backend == "local":
         lab = start_lab()
-        console = None
-        if lab.get("IOT_CONSOLE_CERT") and lab.get("IOT_CONSOLE_KEY"):
-            console = DeviceFiles(Path(lab["IOT_CONSOLE_CERT"]), Path(lab["IOT_CONSOLE_KEY"]))
         return Workshop(
             "local", local_session(lab), endpoint=lab["IOT_ENDPOINT"], port=int(lab["IOT_PORT"]),
             root_ca=Path(lab["IOT_ROOT_CA"]), work_dir=folder, prefix=prefix,
-            http_url=lab["AWS_ENDPOINT_URL"], console_files=console,
+            http_url=lab["AWS_ENDPOINT_URL"], ws_port=int(lab["IOT_WS_PORT"]),
         )
     session = boto3.Session()
     if not session.region_name:

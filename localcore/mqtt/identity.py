@@ -67,6 +67,9 @@ class Identity:
     subject: dict[str, list[str]] = field(default_factory=dict)
     issuer: dict[str, list[str]] = field(default_factory=dict)
     serial_number: str | None = None
+    # Authenticated by a SigV4 signature (MQTT over WebSockets), not a certificate: then
+    # ``certificate_id`` holds the IAM principal id (`localcore.mqtt.sigv4.principal_id`).
+    iam: bool = False
 
 
 def peer_chain(ssl_object: ssl.SSLObject | None) -> list[bytes]:
