@@ -141,7 +141,7 @@ def verify_presigned(
     _check_time(signed_at, values.get("X-Amz-Expires"), now)
     signed = [(k, v) for k, v in params if k not in (SIGNATURE, SECURITY_TOKEN)]
     expected = signature(secret, method="GET", path=path, params=signed, host=host, amz_date=values["X-Amz-Date"],
-                         scope="/".join(parts))
+                         scope="/".join(parts[1:]))
     if not hmac.compare_digest(expected, values[SIGNATURE].lower()):
         raise SignatureRejected("the signature does not match (wrong secret key, host, path or query)")
     return SignedPrincipal(access_key, scope_region, values.get(SECURITY_TOKEN) or None)

@@ -77,6 +77,9 @@ class UpgradeCheck:
         except sigv4.SignatureRejected as rejected:
             log.info("WebSocket upgrade from %s refused (403): %s", where, rejected)
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        except Exception:  # a bug must refuse the upgrade, and say so in the lab's log
+            log.exception("checking the WebSocket upgrade from %s failed", where)
+            return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error\n")
         self._signed[connection] = principal
         return None
 
