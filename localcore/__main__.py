@@ -99,6 +99,8 @@ def _print_status(config: LabConfig) -> int:
     print(f"lab           running, pid {status['pid']}, up {status['uptimeSeconds']:.0f} s")
     print(f"AWS APIs      {status['httpEndpoint']}  (region {status['region']}, account {status['accountId']})")
     print(f"MQTT (mTLS)   {status['mqttEndpoint']}  ({status['connectedClients']} clients connected)")
+    if status.get("mqttWebSocketUrl"):
+        print(f"MQTT (wss)    {status['mqttWebSocketUrl']}  (SigV4-signed with the lab's credentials)")
     print(f"root CA       {status['rootCa']}")
     print(f"home          {status['home']}")
     print("resources     " + ", ".join(f"{k} {v}" for k, v in status["resources"].items()))

@@ -110,7 +110,7 @@ class LabConfig:
 
     @property
     def console_cert_path(self) -> Path:
-        """The privileged console identity (the stand-in for the AWS console's MQTT test client)."""
+        """The lab's privileged observer identity (tests and tools; not registered, no policies)."""
         return self.home / "pki" / "console-cert.pem"
 
     @property
