@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 import threading
 import uuid
@@ -18,6 +19,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from helpers.console import MqttConsole
 from helpers.device import ConnectionRefused, Device
 from helpers.iam_mqtt import IamMqttConnection, presigned_mqtt_path, websocket_host
+from labfixture import RunningLab, free_port
+from localcore import lifecycle
+from localcore.config import DEFAULT_WS_PORT, LabConfig
 from test_helpers_lab import connect_to, provision, publisher, unique
 
 pytestmark = pytest.mark.lab
@@ -187,3 +191,23 @@ def test_the_console_receives_over_websockets_signed_at_each_connection(lab, ws)
     assert message.json == {"via": "wss", "device": name}
     signed_at = datetime.strptime(fresh["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - signed_at).total_seconds()) < WAIT_S  # signed now, not once
+
+
+def test_a_lab_whose_default_websocket_port_is_taken_takes_a_free_one_and_says_which(tmp_path):
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        blocker.bind(("127.0.0.1", DEFAULT_WS_PORT))
+        blocker.listen()
+    except OSError:
+        pass  # another program holds it already: the same situation
+    config = LabConfig(home=tmp_path / "lab", http_port=free_port(), mqtt_port=free_port())  # LOCALCORE_WS_PORT unset
+    try:
+        info = lifecycle.start(config, quiet=True)
+        lab = RunningLab(config, info)
+
+        assert info.ws_port not in (0, DEFAULT_WS_PORT)
+        assert lifecycle.env_exports(config)["IOT_WS_PORT"] == str(info.ws_port)
+        assert upgrade_status(lab, signed_path(lab)) == 101
+    finally:
+        lifecycle.stop(config, quiet=True)
+        blocker.close()
