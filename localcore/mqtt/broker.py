@@ -340,10 +340,10 @@ class LabBroker(Broker):
                 identity = Identity(signed.principal_id, None, iam=True)
             else:
                 identity = identify(
-                self.lab.iot, peer_chain(session.ssl_object), client_id,
-                console_certificate_id=self.console_certificate_id,
-                on_unknown=getattr(self.lab, "on_unknown_certificate", None),
-            )
+                    self.lab.iot, peer_chain(session.ssl_object), client_id,
+                    console_certificate_id=self.console_certificate_id,
+                    on_unknown=getattr(self.lab, "on_unknown_certificate", None),
+                )
         except AutoRegistrationStarted:
             raise
         except ConnectionRefused:
