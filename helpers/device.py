@@ -327,6 +327,10 @@ def classify_socket_error(error: BaseException, endpoint: str, port: int, local:
                 f"The server at {where} rejected the device certificate during the TLS handshake ({getattr(error, 'reason', None) or error}).",
             )
         return ConnectionRefused("tls", f"TLS with {where} failed: {error}")
+    if isinstance(error, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        # something accepted the TCP connection, then dropped it during the handshake: a refusal
+        # (the same server may instead answer with a TLS EOF; both mean "closed on us", not "absent")
+        return ConnectionRefused("tls", f"The server at {where} closed the connection during the TLS handshake ({error}).")
     if isinstance(error, ConnectionRefusedError):
         detail = "" if local else "Nothing accepts connections there."
         return EndpointUnreachable("unreachable", unreachable_message(backend, "MQTT", where, detail=detail))
