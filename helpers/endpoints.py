@@ -9,15 +9,18 @@ answered; a loopback address (127.0.0.0/8, ::1, localhost, 0.0.0.0) raises `Loop
 **The rehearsal switch**, ``WORKSHOP_REHEARSAL=1``, allows it on purpose: the aws code path
 (boto3's default session and credential chain, DescribeEndpoint, Amazon Root CA 1 from certifi,
 the MQTT port choice, AWS-sized waits) then runs against a running lab, so CI exercises it. Exactly
-two settings differ from a real AWS run, both taken from the lab's ``localcore env``:
+three endpoint/CA settings differ from a real AWS run, all from the lab's ``localcore env``:
 
 * the MQTT port is the lab's (``IOT_PORT``), not 8883/443 (the lab never binds a privileged port);
 * the MQTT root CA is the lab's (``IOT_ROOT_CA``): Amazon Root CA 1 is still taken from certifi and
   written into the work folder (``ws.amazon_root_ca``), but the lab's server certificate does not
-  chain to it.
+  chain to it;
+* the ``iot-data`` client (shadows, HTTPS publish) uses botocore's ``AWS_ENDPOINT_URL`` (the lab's
+  HTTP port) instead of ``https://<DescribeEndpoint's answer>`` on 443.
 
-Nothing else changes: the endpoint host is DescribeEndpoint's answer, credentials and region come
-from boto3's default chain, ALPN is offered when asked for.
+Nothing else changes: the API endpoints are botocore's own choice (``AWS_ENDPOINT_URL``), the MQTT
+host is DescribeEndpoint's answer, credentials and region come from boto3's default chain, ALPN is
+offered when asked for, and waits are sized for aws.
 """
 
 from __future__ import annotations
