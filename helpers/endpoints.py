@@ -39,6 +39,8 @@ IGNORE_VAR = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"  # botocore's switch that mak
 TRUE_WORDS = ("1", "true", "yes", "on")
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 REHEARSAL_LABEL = "aws (rehearsal against the lab)"
+IN_A_NOTEBOOK = ("restart JupyterLab from that shell (or `%env` them away in the notebook), then run this cell "
+                 "again")
 
 
 class LoopbackEndpoint(WorkshopError):
@@ -106,24 +108,24 @@ def configured_endpoints(environ: Mapping[str, str]) -> list[Finding]:
     return [Finding(n, environ[n]) for n in names if environ.get(n) and is_loopback(environ[n])]
 
 
-def _message(findings: list[Finding]) -> str:
+def _message(findings: list[Finding], then: str = IN_A_NOTEBOOK) -> str:
     listed = "\n".join(f"  {f.name}={f.value}" for f in findings)
     unset = " ".join(sorted({f.name for f in findings}))
     return (
         "The aws backend would talk to this machine (the local lab), not to AWS:\n"
         f"{listed}\n"
-        f"These are left over from `eval \"$(python -m localcore env)\"` or a lab terminal. Run `unset {unset}` "
-        "(and restart JupyterLab from that shell, or `%env` them away in the notebook), then run this cell again. "
+        f"These are left over from `eval \"$(python -m localcore env)\"` or a lab terminal. Run `unset {unset}`, "
+        f"{then}. "
         "For the lab itself use WORKSHOP_BACKEND=local; to rehearse the aws code path against the lab on "
         f"purpose, set {REHEARSAL_VAR}=1."
     )
 
 
-def check_configured(environ: Mapping[str, str]) -> None:
+def check_configured(environ: Mapping[str, str], then: str = IN_A_NOTEBOOK) -> None:
     """Raise `LoopbackEndpoint` when an endpoint variable points at loopback (unless rehearsing)."""
     findings = configured_endpoints(environ)
     if findings and not rehearsal(environ):
-        raise LoopbackEndpoint(_message(findings))
+        raise LoopbackEndpoint(_message(findings, then))
 
 
 def check_endpoint(name: str, value: str, environ: Mapping[str, str]) -> None:
@@ -152,3 +154,4 @@ def rehearsal_mqtt(environ: Mapping[str, str]) -> tuple[int, Path]:
 
 __all__ = ["LoopbackEndpoint", "REHEARSAL_LABEL", "check_configured", "check_endpoint", "configured_endpoints",
            "is_loopback", "rehearsal", "rehearsal_mqtt"]
+
