@@ -19,6 +19,14 @@ ifeq ($(filter $(BACKEND),local aws),)
 $(error BACKEND=$(BACKEND): use BACKEND=local (the lab on this machine, the default) or BACKEND=aws (your AWS account))
 endif
 NOTEBOOK_ENV := $(if $(filter aws,$(BACKEND)),WORKSHOP_BACKEND=aws,)
+# After JupyterLab stops (one shell command with it: make itself stops at Ctrl-C): is the lab still running?
+ifeq ($(BACKEND),aws)
+AFTER_JUPYTER := true
+else
+AFTER_JUPYTER := if $(BIN)/python -m localcore status > /dev/null 2>&1; then \
+	  echo "The lab is still running (what you made is kept). Stop it with: make stop"; \
+	else echo "The lab is not running."; fi
+endif
 
 .PHONY: workshop test lab stop status bench clean-work help
 
@@ -62,10 +70,7 @@ endif
 	if [ $$status -ne 0 ] && [ $$status -lt 128 ]; then \
 	  echo "JupyterLab stopped with exit status $$status (see above). Port $(NOTEBOOK_PORT) taken? Try: make workshop NOTEBOOK_PORT=8890"; \
 	else echo "JupyterLab has stopped."; fi; \
-	if [ "$(BACKEND)" = aws ]; then :; \
-	elif $(BIN)/python -m localcore status > /dev/null 2>&1; then \
-	  echo "The lab is still running (what you made is kept). Stop it with: make stop"; \
-	else echo "The lab is not running."; fi
+	$(AFTER_JUPYTER)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -39,6 +39,8 @@ IGNORE_VAR = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"  # botocore's switch that mak
 TRUE_WORDS = ("1", "true", "yes", "on")
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 REHEARSAL_LABEL = "aws (rehearsal against the lab)"
+LAB_EXPORTS = ("IOT_PORT", "IOT_ROOT_CA")  # beside a loopback endpoint, these are the lab's too
+LAB_KEYS, LAB_KEY_VALUE = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "localcore"  # the lab's dummy keys
 IN_A_NOTEBOOK = ("restart JupyterLab from that shell (or `%env` them away in the notebook), then run this cell "
                  "again")
 
@@ -108,9 +110,18 @@ def configured_endpoints(environ: Mapping[str, str]) -> list[Finding]:
     return [Finding(n, environ[n]) for n in names if environ.get(n) and is_loopback(environ[n])]
 
 
-def _message(findings: list[Finding], then: str = IN_A_NOTEBOOK) -> str:
+def leftovers(findings: list[Finding], environ: Mapping[str, str]) -> list[str]:
+    """What to unset: the loopback settings, and the other lab exports beside them (its root CA, port and
+    dummy keys; `localcore env` prints them all)."""
+    names = {f.name for f in findings}
+    names.update(n for n in LAB_EXPORTS if environ.get(n))
+    names.update(n for n in LAB_KEYS if environ.get(n) == LAB_KEY_VALUE)
+    return sorted(names)
+
+
+def _message(findings: list[Finding], then: str = IN_A_NOTEBOOK, environ: Mapping[str, str] | None = None) -> str:
     listed = "\n".join(f"  {f.name}={f.value}" for f in findings)
-    unset = " ".join(sorted({f.name for f in findings}))
+    unset = " ".join(leftovers(findings, environ or {}))
     return (
         "The aws backend would talk to this machine (the local lab), not to AWS:\n"
         f"{listed}\n"
@@ -125,13 +136,13 @@ def check_configured(environ: Mapping[str, str], then: str = IN_A_NOTEBOOK) -> N
     """Raise `LoopbackEndpoint` when an endpoint variable points at loopback (unless rehearsing)."""
     findings = configured_endpoints(environ)
     if findings and not rehearsal(environ):
-        raise LoopbackEndpoint(_message(findings, then))
+        raise LoopbackEndpoint(_message(findings, then, environ))
 
 
 def check_endpoint(name: str, value: str, environ: Mapping[str, str]) -> None:
     """Raise `LoopbackEndpoint` when ``value`` (e.g. DescribeEndpoint's answer) is loopback (unless rehearsing)."""
     if is_loopback(value) and not rehearsal(environ):
-        raise LoopbackEndpoint(_message([Finding(name, value)]))
+        raise LoopbackEndpoint(_message([Finding(name, value)], environ=environ))
 
 
 def rehearsal_mqtt(environ: Mapping[str, str]) -> tuple[int, Path]:

@@ -55,9 +55,22 @@ def test_the_error_names_the_settings_and_how_to_fix_it():
     message = str(caught.value)
     assert "would talk to this machine (the local lab), not to AWS" in message
     assert "AWS_ENDPOINT_URL=http://127.0.0.1:4510" in message and "IOT_ENDPOINT=localhost" in message
-    assert "unset AWS_ENDPOINT_URL IOT_ENDPOINT" in message
+    assert "unset AWS_ENDPOINT_URL IOT_ENDPOINT`" in message
     assert "WORKSHOP_REHEARSAL=1" in message and "WORKSHOP_BACKEND=local" in message
     assert isinstance(caught.value, WorkshopError)
+
+
+def test_the_fix_unsets_every_lab_export_but_keeps_real_keys():
+    lab_shell = {"AWS_ENDPOINT_URL": "http://127.0.0.1:4510", "IOT_ENDPOINT": "localhost", "IOT_PORT": "8883",
+                 "IOT_ROOT_CA": "/w/lab/pki/root-ca.pem", "AWS_ACCESS_KEY_ID": "localcore",
+                 "AWS_SECRET_ACCESS_KEY": "localcore", "AWS_DEFAULT_REGION": "us-east-1"}
+    own_keys = dict(lab_shell, AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="real")
+
+    with pytest.raises(LoopbackEndpoint, match="unset AWS_ACCESS_KEY_ID AWS_ENDPOINT_URL AWS_SECRET_ACCESS_KEY "
+                                               "IOT_ENDPOINT IOT_PORT IOT_ROOT_CA`"):
+        endpoints.check_configured(lab_shell)
+    with pytest.raises(LoopbackEndpoint, match="unset AWS_ENDPOINT_URL IOT_ENDPOINT IOT_PORT IOT_ROOT_CA`"):
+        endpoints.check_configured(own_keys)
 
 
 @pytest.mark.parametrize(("value", "rehearsal"), [("1", True), ("true", True), ("YES", True), ("on", True),
