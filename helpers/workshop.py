@@ -378,7 +378,7 @@ class Workshop:
             "backend": endpoints.REHEARSAL_LABEL if getattr(self, "rehearsal", False) else self.backend,
             "region": self.region,
             "AWS APIs": self.http_url or f"AWS ({self.region})",
-            "MQTT": f"{self.endpoint}:{self.port}",
+            "MQTT": f"{self.endpoint}:{self.port}" + (f" (ALPN {mqtt_alpn.ALPN_PROTOCOL})" if mqtt_alpn.alpn_wanted(os.environ) else ""),
             "root CA": str(self.root_ca),
             "work folder": str(self.work_dir),
             "name prefix": self.prefix or "(none)",

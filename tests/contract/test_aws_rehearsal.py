@@ -65,7 +65,7 @@ def test_without_the_switch_the_lab_settings_are_a_loud_error(lab_shell):
         workshop.connect()
 
     assert f"AWS_ENDPOINT_URL={workshop.os.environ['AWS_ENDPOINT_URL']}" in str(caught.value)
-    assert "unset AWS_ENDPOINT_URL" in str(caught.value)
+    assert "unset AWS_ACCESS_KEY_ID AWS_ENDPOINT_URL AWS_SECRET_ACCESS_KEY IOT_ENDPOINT IOT_PORT IOT_ROOT_CA`" in str(caught.value)
 
 
 def test_the_rehearsal_runs_the_aws_path_against_the_lab(lab, lab_shell, tmp_path, listener):
@@ -116,3 +116,4 @@ def test_a_rehearsal_with_the_443_option_offers_alpn_on_the_labs_port(lab, lab_s
         negotiated = device.negotiated_alpn
 
     assert ws.port == lab.mqtt_port and negotiated == "x-amzn-mqtt-ca"
+    assert ws._summary()["MQTT"] == f"{lab.mqtt_host}:{lab.mqtt_port} (ALPN x-amzn-mqtt-ca)"
