@@ -5,7 +5,8 @@ offers the ALPN protocol ``x-amzn-mqtt-ca`` (443 also serves HTTPS and WebSocket
 apart). The option, read from the environment the kernel started with:
 
 * ``WORKSHOP_MQTT_PORT=443`` or ``WORKSHOP_MQTT_ALPN=1``: devices and the MQTT console offer
-  ``x-amzn-mqtt-ca``; on the aws backend the port is 443 (``WORKSHOP_MQTT_PORT=8883`` keeps 8883).
+  ``x-amzn-mqtt-ca``; on the aws backend the port is 443 (``WORKSHOP_MQTT_PORT=8883`` keeps 8883,
+  then with ALPN offered: [unconfirmed] that AWS IoT's 8883 accepts a ClientHello offering it).
 * On the lab the port stays the lab's one MQTT port (binding 443 needs root); the lab accepts a
   ClientHello offering ``x-amzn-mqtt-ca`` as well as one offering no ALPN, so the same client code
   runs against it.
