@@ -46,8 +46,9 @@ def lab_shell(lab, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("WORKSHOP_BACKEND", "aws")
     monkeypatch.setenv("WORKSHOP_WORK_DIR", str(tmp_path / "work"))
+    before = waits._backend
     yield monkeypatch
-    waits.set_backend(None)  # connect() set aws-sized waits for this process
+    waits.set_backend(before)  # connect() set aws-sized waits for this process
 
 
 @pytest.fixture
