@@ -444,7 +444,7 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
     endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
     endpoints.check_endpoint("the MQTT endpoint DescribeEndpoint answered", endpoint, environ)
     port, root_ca = mqtt_alpn.aws_port(environ), amazon_root_ca
-    if rehearsal:  # the only two differences: the lab's MQTT port and root CA (helpers.endpoints)
+    if rehearsal:  # the lab's MQTT port and root CA (and iot-data via AWS_ENDPOINT_URL): helpers.endpoints
         port, root_ca = endpoints.rehearsal_mqtt(environ)
     ws = Workshop("aws", session, endpoint=endpoint, port=port, root_ca=root_ca, work_dir=folder, prefix=prefix)
     ws.amazon_root_ca, ws.rehearsal = amazon_root_ca, rehearsal
