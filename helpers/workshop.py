@@ -31,7 +31,7 @@ from typing import Any, Mapping
 import boto3
 from botocore.exceptions import NoRegionError
 
-from . import ledger, waits
+from . import endpoints, ledger, mqtt_alpn, root_ca as root_cas, waits
 from .failures import REGION_MESSAGE, BackendUnreachable, CredentialsMissing, RegionMissing, WorkshopError, explain_errors
 from .console import new_setup
 from .secrets import private_folder
@@ -43,8 +43,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STACK_TEMPLATE = REPO_ROOT / "cfn" / "iot-dm-workshop.yaml"
 STACK_BASE_NAME = "iot-dm-workshop"
 STACK_PREFIX_DEFAULT = "iotdm"  # the template's default Prefix
-ROOT_CA_FILE = "AmazonRootCA1.pem"
-MQTT_PORT_AWS = 8883
+ROOT_CA_FILE = root_cas.ROOT_CA_FILE
+MQTT_PORT_AWS = mqtt_alpn.MQTT_PORT  # 443 with WORKSHOP_MQTT_PORT=443 / WORKSHOP_MQTT_ALPN=1 (helpers.mqtt_alpn)
 WS_PORT_AWS = 443  # MQTT over WebSockets (SigV4): the MQTT console (helpers.iam_mqtt)
 PREFIX_PATTERN = re.compile(r"[a-zA-Z0-9_-]{0,20}")
 LAB_START_TIMEOUT_S = 90
@@ -113,18 +113,10 @@ def parse_lab_env(text: str) -> dict[str, str]:
 
 
 def find_root_ca(work_dir: Path, environ: Mapping[str, str]) -> Path:
-    """Amazon Root CA 1 for the aws backend: ``WORKSHOP_ROOT_CA`` or ``<work_dir>/AmazonRootCA1.pem``."""
-    candidates = [Path(environ["WORKSHOP_ROOT_CA"]).expanduser()] if environ.get("WORKSHOP_ROOT_CA") else []
-    candidates.append(work_dir / ROOT_CA_FILE)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise WorkshopError(
-        f"The aws backend needs Amazon Root CA 1 to verify AWS IoT's server certificate, and this kit "
-        f"does not download it. Save it (https://www.amazontrust.com/repository/AmazonRootCA1.pem) as "
-        f"{work_dir / ROOT_CA_FILE}, or set WORKSHOP_ROOT_CA to the file's path"
-        + (f" (WORKSHOP_ROOT_CA={environ['WORKSHOP_ROOT_CA']} does not exist)." if environ.get("WORKSHOP_ROOT_CA") else ".")
-    )
+    """Amazon Root CA 1 for the aws backend: the file ``IOT_ROOT_CA`` (or ``WORKSHOP_ROOT_CA``) names, else
+    the certificate taken from certifi's trust store and written to ``<work_dir>/AmazonRootCA1.pem``
+    (`helpers.root_ca`)."""
+    return root_cas.find_root_ca(work_dir, environ)
 
 
 def format_stack_failure(name: str, status: str, events: list[dict], limit: int = 10) -> str:
@@ -217,8 +209,8 @@ class Workshop:
         name = CLIENT_NAMES.get(name, name)
         if name not in self._clients:
             endpoint_url = self.http_url
-            if endpoint_url is None and name == "iot-data":
-                endpoint_url = f"https://{self.endpoint}"
+            if endpoint_url is None and name == "iot-data" and not getattr(self, "rehearsal", False):
+                endpoint_url = f"https://{self.endpoint}"  # a rehearsal's is the lab's AWS_ENDPOINT_URL
             try:
                 client = self.session.client(name, endpoint_url=endpoint_url)
             except NoRegionError:
@@ -331,10 +323,10 @@ class Workshop:
 
     def _summary(self) -> dict[str, Any]:
         return {
-            "backend": self.backend,
+            "backend": endpoints.REHEARSAL_LABEL if getattr(self, "rehearsal", False) else self.backend,
             "region": self.region,
             "AWS APIs": self.http_url or f"AWS ({self.region})",
-            "MQTT": f"{self.endpoint}:{self.port}",
+            "MQTT": f"{self.endpoint}:{self.port}" + (f" (ALPN {mqtt_alpn.ALPN_PROTOCOL})" if mqtt_alpn.alpn_wanted(os.environ) else ""),
             "root CA": str(self.root_ca),
             "work folder": str(self.work_dir),
             "name prefix": self.prefix or "(none)",
@@ -378,6 +370,9 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
             root_ca=Path(lab["IOT_ROOT_CA"]), work_dir=folder, prefix=prefix,
             http_url=lab["AWS_ENDPOINT_URL"], ws_port=int(lab["IOT_WS_PORT"]),
         )
+    # aws: boto3's default session; a leftover lab endpoint is a loud error unless rehearsing (helpers.endpoints).
+    endpoints.check_configured(environ)
+    rehearsal = endpoints.rehearsal(environ)
     session = boto3.Session()
     if not session.region_name:
         raise RegionMissing(REGION_MESSAGE)
@@ -386,8 +381,18 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
             "No AWS credentials were found. Configure them: `aws configure`, or `export AWS_PROFILE=<profile>` "
             "before starting JupyterLab (`aws sso login` first for an SSO profile); then run this cell again."
         )
-    root_ca = find_root_ca(folder, environ)
-    iot = explain_errors(session.client("iot"), "aws")
+    # A rehearsal still takes Amazon Root CA 1 from certifi (that code runs), but trusts the lab's root CA.
+    amazon_root_ca = root_cas.amazon_root_ca_file(folder) if rehearsal else find_root_ca(folder, environ)
+    iot_client = session.client("iot")
+    endpoints.check_endpoint("the AWS IoT API endpoint", iot_client.meta.endpoint_url, environ)
+    iot = explain_errors(iot_client, "aws")
     endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
-    return Workshop("aws", session, endpoint=endpoint, port=MQTT_PORT_AWS, root_ca=root_ca,
-                    work_dir=folder, prefix=prefix)
+    endpoints.check_endpoint("the MQTT endpoint DescribeEndpoint answered", endpoint, environ)
+    port, root_ca, ws_port = mqtt_alpn.aws_port(environ), amazon_root_ca, WS_PORT_AWS
+    if rehearsal:  # the lab's MQTT port and root CA (and iot-data via AWS_ENDPOINT_URL): helpers.endpoints
+        port, root_ca = endpoints.rehearsal_mqtt(environ)
+        ws_port = int(environ.get("IOT_WS_PORT") or WS_PORT_AWS)  # the lab's wss port, for the console
+    ws = Workshop("aws", session, endpoint=endpoint, port=port, root_ca=root_ca, work_dir=folder, prefix=prefix,
+                  ws_port=ws_port)
+    ws.amazon_root_ca, ws.rehearsal = amazon_root_ca, rehearsal
+    return ws

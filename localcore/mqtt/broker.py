@@ -83,6 +83,7 @@ from amqtt.session import Session
 from localcore.iot import iot_logs
 from localcore.iot.shadow import parse_shadow_topic
 
+from . import alpn
 from . import lifecycle_events as events
 from . import limits, websockets_listener
 from .authorizer import (
@@ -127,7 +128,7 @@ _AMQTT_ACTIONS = {Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE, Action.P
 
 def server_tls_context(pki: Any) -> ssl.SSLContext:
     """TLS 1.2+, the lab's server chain, client certificates required and checked against the
-    issuing CA (not self-signed, hence ``VERIFY_X509_PARTIAL_CHAIN``)."""
+    issuing CA (not self-signed, hence ``VERIFY_X509_PARTIAL_CHAIN``); ALPN as `alpn` says."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(pki.server_cert_chain_path), str(pki.server_key_path))
@@ -135,7 +136,7 @@ def server_tls_context(pki: Any) -> ssl.SSLContext:
     context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     for pem in pki.trusted_ca_pems():
         context.load_verify_locations(cadata=pem)
-    return context
+    return alpn.screen(context)  # ALPN x-amzn-mqtt-ca (MQTT on 443 at AWS) or none; others refused
 
 
 class LabProtocolHandler(BrokerProtocolHandler):

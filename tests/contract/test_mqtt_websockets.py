@@ -16,12 +16,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from helpers import workshop
 from helpers.console import MqttConsole
 from helpers.device import ConnectionRefused, Device
 from helpers.iam_mqtt import IamMqttConnection, presigned_mqtt_path, websocket_host
 from labfixture import RunningLab, free_port
 from localcore import lifecycle
 from localcore.config import DEFAULT_WS_PORT, LabConfig
+from test_aws_rehearsal import lab_shell  # noqa: F401 (the fixture: a shell after `localcore env`, aws backend)
 from test_helpers_lab import connect_to, provision, publisher, unique
 
 pytestmark = pytest.mark.lab
@@ -211,3 +213,18 @@ def test_a_lab_whose_default_websocket_port_is_taken_takes_a_free_one_and_says_w
     finally:
         lifecycle.stop(config, quiet=True)
         blocker.close()
+
+
+def test_the_aws_backends_console_rehearsed_against_the_lab(lab, lab_shell):
+    """WORKSHOP_REHEARSAL=1: the aws code path (boto3's default credentials, DescribeEndpoint) signs the
+    console's WebSocket connection, and the lab's wss port checks that signature."""
+    lab_shell.setenv("WORKSHOP_REHEARSAL", "1")
+    ws = workshop.connect()
+    topic = f"iot/rehearsal-wss-{uuid.uuid4().hex[:6]}"
+
+    with MqttConsole(ws, filters=[topic]) as console:
+        ws.iot_data.publish(topic=topic, qos=1, payload=b'{"n": 1}')
+        message = console.wait_for(topic, timeout=WAIT_S)
+
+    assert (ws.backend, ws.endpoint, ws.ws_port) == ("aws", lab.mqtt_host, lab.ws_port)
+    assert message.json == {"n": 1}

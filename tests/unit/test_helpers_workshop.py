@@ -92,21 +92,6 @@ def test_parse_lab_env_explains_bad_output(text, message):
         wsmod.parse_lab_env(text)
 
 
-def test_find_root_ca_prefers_the_env_then_the_work_folder(tmp_path):
-    in_folder = tmp_path / "AmazonRootCA1.pem"
-    elsewhere = tmp_path / "ca.pem"
-    in_folder.write_text("ca"), elsewhere.write_text("ca")
-
-    assert wsmod.find_root_ca(tmp_path, {"WORKSHOP_ROOT_CA": str(elsewhere)}) == elsewhere
-    assert wsmod.find_root_ca(tmp_path, {}) == in_folder
-
-
-def test_a_missing_root_ca_says_where_to_put_it(tmp_path):
-    with pytest.raises(WorkshopError) as caught:
-        wsmod.find_root_ca(tmp_path, {"WORKSHOP_ROOT_CA": "/nowhere/ca.pem"})
-
-    message = str(caught.value)
-    assert str(tmp_path / "AmazonRootCA1.pem") in message and "WORKSHOP_ROOT_CA=/nowhere/ca.pem does not exist" in message
 
 
 def test_format_stack_failure_lists_failed_events_oldest_first():
