@@ -29,6 +29,7 @@ def notebook_env(home: Path, work: Path) -> dict[str, str]:
         LOCALCORE_HOME=str(home),
         LOCALCORE_HTTP_PORT=str(free_port()),
         LOCALCORE_MQTT_PORT=str(free_port()),
+        LOCALCORE_WS_PORT=str(free_port()),
         WORKSHOP_BACKEND="local",
         WORKSHOP_WORK_DIR=str(work),
         MPLBACKEND="Agg",
