@@ -6,8 +6,7 @@ chapter's SQL) and the permission. Then:
 
 - their stacks, roles, policies and buckets are distinct, and the buckets are named as
   `helpers.names.bucket_name` says (globally unique: account, region, prefix);
-- a device of ben's CA is provisioned by ben's function and never reaches anna's, and the other way
-  round; a rule on ``$aws/events/certificates/registered/#`` (the kit's rule before it was scoped)
+- a device of ben's CA is provisioned by ben's function and never reaches anna's; a rule on ``$aws/events/certificates/registered/#`` (the kit's rule before it was scoped)
   run by a third trainee does see both, so the test would notice unscoped rules;
 - fleet-index queries and statistics in chapter 07's form count the trainee's own things only, and
   chapter 07's checks are not fooled by the other trainee's things;
@@ -171,7 +170,7 @@ def test_a_device_of_bens_ca_is_provisioned_by_bens_function_only(lab, trainees,
         anna_log = "".join(function_log(anna, setups["anna"]["log group"]))
         ben_log = "".join(function_log(ben, setups["ben"]["log group"]))
         assert ben_cert not in anna_log
-        assert anna_cert not in ben_log
+        assert anna_cert not in ben_log  # weaker: an invocation of ben's for it could still be queued
         assert sum(m.startswith("START") for m in function_log(anna, setups["anna"]["log group"])) == 1
     finally:
         carla.iot.delete_topic_rule(ruleName=carla_setup["rule"])
