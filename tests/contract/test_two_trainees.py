@@ -86,7 +86,14 @@ def jitr(ws, *, scoped: bool = True) -> dict:
     ws.lambda_.add_permission(FunctionName=function, StatementId="iot-invokes-jitr", Action="lambda:InvokeFunction",
                               Principal="iot.amazonaws.com", SourceArn=ws.iot.get_topic_rule(ruleName=rule)["ruleArn"],
                               SourceAccount=ws.account_id)
-    return {"ca": ca, "function": function, "rule": rule, "log group": f"/aws/lambda/{function}"}
+    # Chapter 05's exercise: an error action writing into a log group of the trainee's own.
+    errors = "AWSIotLogsV2-" + ws.name("jitr-rule-errors")
+    ws.logs.create_log_group(logGroupName=errors)
+    ws.iot.replace_topic_rule(ruleName=rule, topicRulePayload={
+        "sql": sql, "awsIotSqlVersion": "2016-03-23", "ruleDisabled": False,
+        "actions": [{"lambda": {"functionArn": arn}}],
+        "errorAction": {"cloudwatchLogs": {"logGroupName": errors, "roleArn": ws.stack_outputs["ArnIoTLoggingRole"]}}})
+    return {"ca": ca, "function": function, "rule": rule, "log group": f"/aws/lambda/{function}", "errors": errors}
 
 
 def connect_new_device(ws, ca, name: str) -> str:
@@ -266,7 +273,8 @@ def test_annas_clean_up_leaves_every_one_of_bens_resources(trainees, fleet):
         "functions": {f["FunctionName"] for f in ben.lambda_.list_functions()["Functions"] if f["FunctionName"].startswith("ben-")},
         "log groups": {g["logGroupName"] for g in ben.logs.describe_log_groups()["logGroups"] if "ben-" in g["logGroupName"]},
     }
-    assert setups["ben"]["log group"] in ben_before["log groups"] and setups["ben"]["rule"] in ben_before["rules"]
+    assert {setups["ben"]["log group"], setups["ben"]["errors"]} <= ben_before["log groups"]
+    assert setups["ben"]["rule"] in ben_before["rules"]
 
     found = cleanup.inventory(anna, progress=False)
     results = cleanup.run(anna, cleanup.plan(anna, found), dry_run=False, progress=False)
@@ -276,7 +284,8 @@ def test_annas_clean_up_leaves_every_one_of_bens_resources(trainees, fleet):
     assert not any(t.startswith("anna-") for t in thing_names(ben))
     assert not things_of_ca(ben, setups["anna"]["ca"].certificate_id)
     assert setups["anna"]["rule"] not in {r["ruleName"] for r in ben.iot.list_topic_rules()["rules"]}
-    assert setups["anna"]["log group"] not in {g["logGroupName"] for g in ben.logs.describe_log_groups()["logGroups"]}
+    groups_left = {g["logGroupName"] for g in ben.logs.describe_log_groups()["logGroups"]}
+    assert not {setups["anna"]["log group"], setups["anna"]["errors"]} & groups_left
     # ... and ben's all stay.
     assert ben_before["things"] <= thing_names(ben)
     assert ben_before["rules"] <= {r["ruleName"] for r in ben.iot.list_topic_rules()["rules"]}
