@@ -76,7 +76,8 @@ def jitr(ws, *, scoped: bool = True) -> dict:
     function = ws.name("jitr")
     arn = ws.lambda_.create_function(
         FunctionName=function, Runtime="python3.12", Role=ws.stack_outputs["ArnLambdaRole"],
-        Handler="lambda_function.lambda_handler", Code={"ZipFile": function_zip()}, Timeout=30)["FunctionArn"]
+        Handler="lambda_function.lambda_handler", Code={"ZipFile": function_zip()}, Timeout=30,
+        Environment={"Variables": {"THING_PREFIX": ws.name("jitr-")}})["FunctionArn"]
     ws.lambda_.get_waiter("function_active_v2").wait(FunctionName=function)
     rule = rule_name(ws.name("JITRRule"))
     sql = SCOPED_SQL.format(ca_id=ca.certificate_id) if scoped else UNSCOPED_SQL
@@ -165,6 +166,7 @@ def test_a_device_of_bens_ca_is_provisioned_by_bens_function_only(lab, trainees,
     try:
         ben_cert = connect_new_device(ben, setups["ben"]["ca"], ben.name("my-jitr-device"))
         assert wait_for_provisioning(ben, ben_cert, timeout=WAIT_S)["status"] == "ACTIVE"
+        assert f"ben-jitr-{ben_cert}" in things_of_ca(ben, setups["ben"]["ca"].certificate_id)  # ben's function's
         wait_for_log_naming(ben, setups["ben"]["log group"], ben_cert)
         wait_for_log_naming(carla, carla_setup["log group"], ben_cert)  # the unscoped rule saw it
 
