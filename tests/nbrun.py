@@ -20,11 +20,17 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TIMEOUT_S = 600
 
 
-def notebook_env(home: Path, work: Path) -> dict[str, str]:
-    """The environment of a lab in ``home`` (on free ports) and a work folder, for chapters and CLIs."""
+def notebook_env(home: Path, work: Path, prefix: str | None = None) -> dict[str, str]:
+    """The environment of a lab in ``home`` (on free ports) and a work folder, for chapters and CLIs.
+
+    ``prefix`` becomes the kernels' ``WORKSHOP_PREFIX`` (one trainee of a class); without it the
+    chapters run with no prefix, whatever the test runner's own environment says."""
     env = dict(os.environ)
     for key in [k for k in env if k.startswith(("AWS_", "IOT_"))]:
         del env[key]
+    env.pop("WORKSHOP_PREFIX", None)
+    if prefix is not None:
+        env["WORKSHOP_PREFIX"] = prefix
     env.update(
         LOCALCORE_HOME=str(home),
         LOCALCORE_HTTP_PORT=str(free_port()),
@@ -37,12 +43,17 @@ def notebook_env(home: Path, work: Path) -> dict[str, str]:
     return env
 
 
-def run_nbval(notebooks: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_nbval(notebooks: list[Path], env: dict[str, str], timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
          "--nbval-cell-timeout=300", *map(str, notebooks)],
-        cwd=ROOT / "notebooks", env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
+        cwd=ROOT / "notebooks", env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def trainee_env(lab_env: dict[str, str], work: Path, prefix: str) -> dict[str, str]:
+    """Another trainee on the lab of ``lab_env`` (same home and ports): own work folder and prefix."""
+    return dict(lab_env, WORKSHOP_WORK_DIR=str(work), WORKSHOP_PREFIX=prefix)
 
 
 def localcore(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
