@@ -34,8 +34,10 @@ from cryptography.x509.oid import NameOID
 
 from .ca import CertificateAuthority, load_ca, make_ca, save_ca, verification_certificate
 from .certs import read_device, save_device
+from .provisioning import (bulk_input, bulk_transients, follow_task, make_devices, task_reports, upload_input,
+                           write_certificates)
+from .waits import ROLE_NOT_YET_ASSUMABLE, backend_of, retry_while
 from .workshop import ClassSettingMissing, ask_instructor
-from .provisioning import bulk_input, follow_task, make_devices, task_reports, upload_input, write_certificates
 
 POLICY_FOLDER = Path(__file__).resolve().parents[1] / "data" / "policies"
 
@@ -133,8 +135,10 @@ def ensure_logging(ws: Any, level: str = DEFAULT_LOG_LEVEL) -> str:
         return f"already configured ({current.get('defaultLogLevel')})"
     if LOGGING_ROLE_OUTPUT not in ws.stack_outputs:
         ensure_stack(ws)
-    ws.iot.set_v2_logging_options(roleArn=ws.stack_outputs[LOGGING_ROLE_OUTPUT], defaultLogLevel=level,
-                                  disableAllLogs=False)
+    # a stack made seconds ago: AWS IoT may not be able to assume its logging role yet
+    retry_while(lambda: ws.iot.set_v2_logging_options(roleArn=ws.stack_outputs[LOGGING_ROLE_OUTPUT],
+                                                      defaultLogLevel=level, disableAllLogs=False),
+                transient=ROLE_NOT_YET_ASSUMABLE, backend=backend_of(ws))
     return f"configured ({level}, role {ws.stack_outputs[LOGGING_ROLE_OUTPUT].split('/')[-1]})"
 
 
@@ -382,11 +386,12 @@ def ensure_bulk_devices(ws: Any, prefix: str, count: int = 20, group: str | None
                for name in provision]
     input_key = f"{prefix}-catchup-input.json"
     upload_input(ws, ws.stack_outputs["S3Bucket"], input_key, bulk_input(devices))
-    task_id = ws.iot.start_thing_registration_task(
+    # one bulk task per account at a time (a classmate's may be running); the stack's role may be new
+    task_id = retry_while(lambda: ws.iot.start_thing_registration_task(
         templateBody=bulk_template(group, thing_type, ws.stack_outputs["IoTPolicy"]),
         inputFileBucket=ws.stack_outputs["S3Bucket"], inputFileKey=input_key,
         roleArn=ws.stack_outputs["ArnIoTProvisioningRole"],
-    )["taskId"]
+    ), transient=bulk_transients(ws), backend=backend_of(ws))["taskId"]
     finished = follow_task(ws, task_id)
     results, errors = task_reports(ws, task_id)
     written = write_certificates(ws, results, devices)
@@ -503,7 +508,9 @@ def ensure_default_log_level(ws: Any, level: str = DEFAULT_LOG_LEVEL) -> str:
     if options.get("defaultLogLevel") == level:
         return f"{level}, as wanted"
     keep = {"eventConfigurations": options["eventConfigurations"]} if options.get("eventConfigurations") else {}
-    ws.iot.set_v2_logging_options(roleArn=options["roleArn"], defaultLogLevel=level, disableAllLogs=False, **keep)
+    retry_while(lambda: ws.iot.set_v2_logging_options(roleArn=options["roleArn"], defaultLogLevel=level,
+                                                      disableAllLogs=False, **keep),
+                transient=ROLE_NOT_YET_ASSUMABLE, backend=backend_of(ws))
     return f"was {options.get('defaultLogLevel')}, now {level}"
 
 

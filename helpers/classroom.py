@@ -27,14 +27,11 @@ from .catchup import (DEFAULT_LOG_LEVEL, EVENT_TYPES, INDEXING_CONFIGURATION, LO
                       logging_problem)
 from .failures import WorkshopError
 from .secrets import write_private
-from .waits import wait_until
+from .waits import ROLE_NOT_YET_ASSUMABLE, retry_while
 from .workshop import CLASS_STACK_NAME, CLASS_STACK_TEMPLATE, Workshop, connect
 
 BEFORE_FILE = "class-settings-before.json"
 CLASS_STACK_PARAMETERS = {"Prefix": CLASS_STACK_NAME}
-# AWS may refuse a role for some seconds after a stack made it [unconfirmed: the error code it answers].
-ROLE_NOT_YET_CODES = ("InvalidRequestException",)
-ROLE_WAIT_S = {"local": 30.0, "aws": 120.0}
 
 
 # ------------------------------------------------------------------------------ pure parts
@@ -120,9 +117,9 @@ def setup(ws: Workshop, level: str = DEFAULT_LOG_LEVEL) -> list[dict[str, str]]:
     done.append({"step": "registry events", "result": ensure_events(ws)})
     current = logging_options(ws)
     if logging_problem(current, level) or current.get("roleArn") != role:
-        wait_until(lambda: ws.iot.set_v2_logging_options(roleArn=role, defaultLogLevel=level, disableAllLogs=False),
-                   lambda _: True, what="AWS IoT accepts the class's logging role", retry_codes=ROLE_NOT_YET_CODES,
-                   timeout=ROLE_WAIT_S.get(ws.backend, 120.0), backend=ws.backend)
+        # a stack made seconds ago: AWS IoT may not be able to assume its logging role yet
+        retry_while(lambda: ws.iot.set_v2_logging_options(roleArn=role, defaultLogLevel=level, disableAllLogs=False),
+                    transient=ROLE_NOT_YET_ASSUMABLE, backend=ws.backend)
         done.append({"step": "v2 logging", "result": f"on at {level} with the class's role"})
     else:
         done.append({"step": "v2 logging", "result": f"already on at {level} with the class's role"})

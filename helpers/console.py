@@ -1,7 +1,8 @@
 """The notebook's stand-in for the AWS console's MQTT test client.
 
-`MqttConsole` subscribes with the workshop's console identity (`Workshop.console_identity`) on a
-background MQTT thread and keeps what arrives in a bounded `MessageLog`. Displayed in a notebook it
+`MqttConsole` subscribes the way the AWS console's MQTT test client does: MQTT over WebSockets signed
+with the notebook's own AWS credentials (`helpers.iam_mqtt`; on AWS ``wss://<endpoint>:443/mqtt``,
+in the lab its WebSocket port), on a background MQTT thread and keeps what arrives in a bounded `MessageLog`. Displayed in a notebook it
 is a live table (newest first) in a box of fixed height that scrolls; `wait_for` lets a cell wait
 for the message a lesson expects, and `messages_df` turns the log into a pandas table. It works
 headless (CI) as well: display is optional.
@@ -34,6 +35,7 @@ from typing import Any, Callable, Iterable
 
 from . import waits
 from .device import Device, EndpointUnreachable, Message, MessageLog, MqttError, encode_payload, topic_matches
+from .iam_mqtt import IamMqttConnection
 from .ui import widgets_available
 
 DEFAULT_FILTERS = ("$aws/events/#", "iot/ws")
@@ -80,10 +82,8 @@ class MqttConsole:
         self._reconnecting: threading.Thread | None = None
         self.log.listeners.append(self._changed)
         if ws is not None:
-            cert, key = ws.console_identity()
             client_id = f"{ws.name('workshop-console')}-{uuid.uuid4().hex[:6]}"
-            self._device = Device("console", cert, key, ws.endpoint, ws.port, ws.root_ca, client_id,
-                                  local=ws.backend == "local")
+            self._device = IamMqttConnection.from_workshop(ws, "console", client_id)
             self._device.messages = self.log
             self._device.on_connection_lost.append(self._lost)
             self._device.connect(timeout)

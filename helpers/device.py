@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import ssl
 import threading
@@ -32,6 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from paho.mqtt.enums import CallbackAPIVersion
 
+from . import mqtt_alpn
 from .certs import DeviceFiles, certificate_id, read_device
 from .failures import BackendUnreachable, Explained, unreachable_message
 
@@ -113,6 +115,8 @@ CONNECTION_KINDS = {
     "auto_registration_off": "refused: CA auto-registration off",
     "auto_registration": "closed: certificate just auto-registered",
     "tls": "failed: TLS",
+    "signature_refused": "refused: AWS credentials' signature not accepted",
+    "no_credentials": "failed: no AWS credentials",
     "timeout": "failed: no answer in time",
 }
 
@@ -327,6 +331,10 @@ def classify_socket_error(error: BaseException, endpoint: str, port: int, local:
                 f"The server at {where} rejected the device certificate during the TLS handshake ({getattr(error, 'reason', None) or error}).",
             )
         return ConnectionRefused("tls", f"TLS with {where} failed: {error}")
+    if isinstance(error, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        # something accepted the TCP connection, then dropped it during the handshake: a refusal
+        # (the same server may instead answer with a TLS EOF; both mean "closed on us", not "absent")
+        return ConnectionRefused("tls", f"The server at {where} closed the connection during the TLS handshake ({error}).")
     if isinstance(error, ConnectionRefusedError):
         detail = "" if local else "Nothing accepts connections there."
         return EndpointUnreachable("unreachable", unreachable_message(backend, "MQTT", where, detail=detail))
@@ -456,12 +464,18 @@ class Device:
         iot: Any = None,
         local: bool = False,
         keepalive: int = KEEPALIVE_S,
+        alpn: bool | None = None,
     ) -> None:
+        """``alpn``: offer ALPN ``x-amzn-mqtt-ca`` (MQTT on 443); None reads the workshop's option
+        (``WORKSHOP_MQTT_ALPN=1`` or ``WORKSHOP_MQTT_PORT=443``, `helpers.mqtt_alpn`)."""
         self.name = name
         self.cert_path, self.key_path, self.root_ca = Path(cert_path), Path(key_path), Path(root_ca)
         self.endpoint, self.port = endpoint, int(port)
         self.client_id = client_id or name
         self.iot, self.local, self.keepalive = iot, local, keepalive
+        self.alpn = mqtt_alpn.alpn_wanted(os.environ) if alpn is None else bool(alpn)
+        # The ALPN protocol the server chose on the last connection (None: none was offered or chosen).
+        self.negotiated_alpn: str | None = None
         self.messages = MessageLog()
         self.connect_ms: float | None = None
         # Called (on paho's thread, with the device) when an open connection closes without disconnect().
@@ -548,12 +562,8 @@ class Device:
         if self.connected:
             return self
         self._stop()
-        context = tls_context(self.root_ca, self.cert_path, self.key_path)
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True,
-            protocol=mqtt.MQTTv311, reconnect_on_failure=False,
-        )
-        client.tls_set_context(context)
+        self.negotiated_alpn = None
+        client = self._new_client()
         client.connect_timeout = timeout
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
         client.on_publish, client.on_subscribe = self._on_publish, self._on_subscribe
@@ -565,10 +575,8 @@ class Device:
         try:
             client.connect(self.endpoint, self.port, keepalive=self.keepalive)
         except (OSError, ssl.SSLError) as error:
-            refused = classify_socket_error(error, self.endpoint, self.port, self.local)
-            if isinstance(refused, ConnectionRefused) and refused.reason == "certificate_unknown" and self.iot is not None:
-                refused = self._refused(None, "the server rejected the certificate during the TLS handshake")
-            raise refused from None
+            raise self._connect_failed(error) from None
+        self.negotiated_alpn = mqtt_alpn.negotiated(client.socket())
         self._client = client
         client.loop_start()
         answered = self._wait(lambda: self._connack is not None or self._closed, timeout)
@@ -582,6 +590,23 @@ class Device:
             self._raise_if_gone()
             raise self._refused(None, "AWS IoT closed the connection before answering CONNECT")
         raise self._refused(self._connack, f"AWS IoT refused the connection (CONNACK {self._connack}: {self._connack_text})")
+
+    def _new_client(self) -> mqtt.Client:
+        """A paho client for one connection attempt: MQTT 3.1.1 over mutual TLS."""
+        context = mqtt_alpn.configure(tls_context(self.root_ca, self.cert_path, self.key_path), self.alpn)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True,
+            protocol=mqtt.MQTTv311, reconnect_on_failure=False,
+        )
+        client.tls_set_context(context)
+        return client
+
+    def _connect_failed(self, error: BaseException) -> MqttError:
+        """The plain-words error for one raised while opening the connection."""
+        refused = classify_socket_error(error, self.endpoint, self.port, self.local)
+        if isinstance(refused, ConnectionRefused) and refused.reason == "certificate_unknown" and self.iot is not None:
+            refused = self._refused(None, "the server rejected the certificate during the TLS handshake")
+        return refused
 
     def _refused(self, code: int | None, what: str) -> ConnectionRefused:
         if self.iot is None:

@@ -145,11 +145,19 @@ def template_text(template_body: str | Path | Mapping) -> str:
 
 
 def start_task(ws: Any, template_body: str | Path | Mapping, bucket: str, key: str, role_arn: str) -> str:
-    """StartThingRegistrationTask; returns the task id."""
-    response = ws.iot.start_thing_registration_task(
+    """StartThingRegistrationTask; returns the task id. While another task of the account runs (AWS
+    runs one at a time) or the role is too new to be assumed, it waits for its turn (`waits.retry_while`)."""
+    response = waits.retry_while(lambda: ws.iot.start_thing_registration_task(
         templateBody=template_text(template_body), inputFileBucket=bucket, inputFileKey=key, roleArn=role_arn,
-    )
+    ), transient=bulk_transients(ws), backend=waits.backend_of(ws))
     return response["taskId"]
+
+
+def bulk_transients(ws: Any) -> tuple[waits.Transient, ...]:
+    """What StartThingRegistrationTask may answer that means "not yet": another task of the account
+    is running, the role is too new, or the account's API rate is used up. The role's answer comes
+    first: its wording is AWS's own, while a running task is also recognised by listing the tasks."""
+    return (waits.ROLE_NOT_YET_ASSUMABLE, waits.bulk_task_running(ws), waits.THROTTLED)
 
 
 def follow_task(

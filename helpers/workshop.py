@@ -31,9 +31,8 @@ from typing import Any, Mapping
 import boto3
 from botocore.exceptions import NoRegionError
 
-from . import ledger, waits
+from . import endpoints, ledger, mqtt_alpn, root_ca as root_cas, waits
 from .failures import REGION_MESSAGE, BackendUnreachable, CredentialsMissing, RegionMissing, WorkshopError, explain_errors
-from .certs import DeviceFiles, certificate_id, read_device, save_device
 from .console import new_setup
 from .secrets import private_folder
 from .ui import Panel
@@ -44,8 +43,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STACK_TEMPLATE = REPO_ROOT / "cfn" / "iot-dm-workshop.yaml"
 STACK_BASE_NAME = "iot-dm-workshop"
 STACK_PREFIX_DEFAULT = "iotdm"  # the template's default Prefix
-ROOT_CA_FILE = "AmazonRootCA1.pem"
-MQTT_PORT_AWS = 8883
+ROOT_CA_FILE = root_cas.ROOT_CA_FILE
+MQTT_PORT_AWS = mqtt_alpn.MQTT_PORT  # 443 with WORKSHOP_MQTT_PORT=443 / WORKSHOP_MQTT_ALPN=1 (helpers.mqtt_alpn)
+WS_PORT_AWS = 443  # MQTT over WebSockets (SigV4): the MQTT console (helpers.iam_mqtt)
 MODES = ("solo", "class")
 DEFAULT_MODE = "solo"
 PREFIX_MAX = 20  # with its hyphen; the stack template's Prefix allows [a-z0-9-]{1,20}
@@ -54,7 +54,7 @@ CLASS_STACK_TEMPLATE = REPO_ROOT / "cfn" / "iot-dm-class.yaml"
 CLASS_SETUP_COMMAND = "python -m helpers.classroom setup"
 LAB_START_TIMEOUT_S = 90
 LAB_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                "IOT_ENDPOINT", "IOT_PORT", "IOT_ROOT_CA")
+                "IOT_ENDPOINT", "IOT_PORT", "IOT_WS_PORT", "IOT_ROOT_CA")
 STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 CLIENT_NAMES = {"iot_data": "iot-data", "lambda_": "lambda"}
 
@@ -166,31 +166,10 @@ def parse_lab_env(text: str) -> dict[str, str]:
 
 
 def find_root_ca(work_dir: Path, environ: Mapping[str, str]) -> Path:
-    """Amazon Root CA 1 for the aws backend: ``WORKSHOP_ROOT_CA`` or ``<work_dir>/AmazonRootCA1.pem``."""
-    candidates = [Path(environ["WORKSHOP_ROOT_CA"]).expanduser()] if environ.get("WORKSHOP_ROOT_CA") else []
-    candidates.append(work_dir / ROOT_CA_FILE)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise WorkshopError(
-        f"The aws backend needs Amazon Root CA 1 to verify AWS IoT's server certificate, and this kit "
-        f"does not download it. Save it (https://www.amazontrust.com/repository/AmazonRootCA1.pem) as "
-        f"{work_dir / ROOT_CA_FILE}, or set WORKSHOP_ROOT_CA to the file's path"
-        + (f" (WORKSHOP_ROOT_CA={environ['WORKSHOP_ROOT_CA']} does not exist)." if environ.get("WORKSHOP_ROOT_CA") else ".")
-    )
-
-
-def console_policy(region: str, account_id: str, client_id_prefix: str) -> dict:
-    """The aws console identity's policy: connect as ``<prefix>*``, subscribe to and receive anything."""
-    base = f"arn:aws:iot:{region}:{account_id}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{base}:client/{client_id_prefix}*"},
-            {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"{base}:topicfilter/*"},
-            {"Effect": "Allow", "Action": "iot:Receive", "Resource": f"{base}:topic/*"},
-        ],
-    }
+    """Amazon Root CA 1 for the aws backend: the file ``IOT_ROOT_CA`` (or ``WORKSHOP_ROOT_CA``) names, else
+    the certificate taken from certifi's trust store and written to ``<work_dir>/AmazonRootCA1.pem``
+    (`helpers.root_ca`)."""
+    return root_cas.find_root_ca(work_dir, environ)
 
 
 def format_stack_failure(name: str, status: str, events: list[dict], limit: int = 10) -> str:
@@ -259,7 +238,7 @@ class Workshop:
         work_dir: Path,
         prefix: str = "",
         http_url: str | None = None,
-        console_files: DeviceFiles | None = None,
+        ws_port: int = WS_PORT_AWS,
         mode: str = DEFAULT_MODE,
         instructor: bool = False,
     ) -> None:
@@ -267,11 +246,11 @@ class Workshop:
         self.mode, self.instructor = mode, instructor
         self.session = session
         self.endpoint, self.port, self.root_ca = endpoint, int(port), Path(root_ca)
+        self.ws_port = int(ws_port)  # MQTT over WebSockets signed with the session's credentials (the console)
         self.work_dir = Path(work_dir)
         self.prefix = prefix
         self.http_url = http_url
         self.stack_outputs: dict[str, str] = {}
-        self._console_files = console_files
         self._clients: dict[str, Any] = {}
         self._account_id: str | None = None
 
@@ -286,8 +265,8 @@ class Workshop:
         name = CLIENT_NAMES.get(name, name)
         if name not in self._clients:
             endpoint_url = self.http_url
-            if endpoint_url is None and name == "iot-data":
-                endpoint_url = f"https://{self.endpoint}"
+            if endpoint_url is None and name == "iot-data" and not getattr(self, "rehearsal", False):
+                endpoint_url = f"https://{self.endpoint}"  # a rehearsal's is the lab's AWS_ENDPOINT_URL
             try:
                 client = self.session.client(name, endpoint_url=endpoint_url)
             except NoRegionError:
@@ -422,45 +401,6 @@ class Workshop:
                 raise StackDeployError(f"The stack {name} is still {status} after {timeout:.0f} s.")
             time.sleep(interval)
 
-    # -- the MQTT console's identity
-
-    def console_identity(self) -> tuple[Path, Path]:
-        """``(cert_path, key_path)`` for the MQTT console (subscribe and receive only on aws)."""
-        if self._console_files is None:
-            if self.backend == "local":
-                raise WorkshopError("The lab did not report a console identity (IOT_CONSOLE_CERT); update localcore.")
-            self._console_files = self._provision_console()
-        files = self._console_files
-        if not (files.cert.is_file() and files.key.is_file()):
-            raise WorkshopError(f"The console identity files {files.cert} / {files.key} do not exist.")
-        return files.cert, files.key
-
-    def _provision_console(self) -> DeviceFiles:
-        folder = private_folder(self.work_dir / "console")
-        thing = self.name("workshop-console")
-        files = read_device(folder, thing)
-        if files is not None and self._certificate_status(files.cert) == "ACTIVE":
-            return files
-        iot = self.iot
-        policy_name = f"{thing}-policy"
-        iot.create_thing(thingName=thing)
-        try:
-            iot.create_policy(policyName=policy_name,
-                              policyDocument=json.dumps(console_policy(self.region, self.account_id, thing)))
-        except iot.exceptions.ResourceAlreadyExistsException:
-            pass
-        created = iot.create_keys_and_certificate(setAsActive=True)
-        iot.attach_policy(policyName=policy_name, target=created["certificateArn"])
-        iot.attach_thing_principal(thingName=thing, principal=created["certificateArn"])
-        return save_device(folder, thing, created["certificatePem"], created["keyPair"]["PrivateKey"])
-
-    def _certificate_status(self, cert_path: Path) -> str | None:
-        try:
-            description = self.iot.describe_certificate(certificateId=certificate_id(cert_path.read_text()))
-        except Exception:  # noqa: BLE001 - unknown certificate or unreadable file
-            return None
-        return description["certificateDescription"]["status"]
-
     # -- status
 
     def counts(self) -> dict[str, int | str]:
@@ -479,11 +419,11 @@ class Workshop:
     def _summary(self) -> dict[str, Any]:
         return {
             "where": where(self.backend, self.mode, self.prefix) + (" · instructor" if self.instructor else ""),
-            "backend": self.backend,
+            "backend": endpoints.REHEARSAL_LABEL if getattr(self, "rehearsal", False) else self.backend,
             "mode": self.mode,
             "region": self.region,
             "AWS APIs": self.http_url or f"AWS ({self.region})",
-            "MQTT": f"{self.endpoint}:{self.port}",
+            "MQTT": f"{self.endpoint}:{self.port}" + (f" (ALPN {mqtt_alpn.ALPN_PROTOCOL})" if mqtt_alpn.alpn_wanted(os.environ) else ""),
             "root CA": str(self.root_ca),
             "work folder": str(self.work_dir),
             "name prefix": self.prefix or "(none)",
@@ -527,14 +467,14 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
     new_setup()
     if backend == "local":
         lab = start_lab()
-        console = None
-        if lab.get("IOT_CONSOLE_CERT") and lab.get("IOT_CONSOLE_KEY"):
-            console = DeviceFiles(Path(lab["IOT_CONSOLE_CERT"]), Path(lab["IOT_CONSOLE_KEY"]))
         return Workshop(
             "local", local_session(lab), endpoint=lab["IOT_ENDPOINT"], port=int(lab["IOT_PORT"]),
             root_ca=Path(lab["IOT_ROOT_CA"]), work_dir=folder, prefix=prefix,
-            http_url=lab["AWS_ENDPOINT_URL"], console_files=console, mode=mode, instructor=instructor,
+            http_url=lab["AWS_ENDPOINT_URL"], ws_port=int(lab["IOT_WS_PORT"]), mode=mode, instructor=instructor,
         )
+    # aws: boto3's default session; a leftover lab endpoint is a loud error unless rehearsing (helpers.endpoints).
+    endpoints.check_configured(environ)
+    rehearsal = endpoints.rehearsal(environ)
     session = boto3.Session()
     if not session.region_name:
         raise RegionMissing(REGION_MESSAGE)
@@ -543,8 +483,18 @@ def connect(backend: str | None = None, *, prefix: str | None = None, work_dir: 
             "No AWS credentials were found. Configure them: `aws configure`, or `export AWS_PROFILE=<profile>` "
             "before starting JupyterLab (`aws sso login` first for an SSO profile); then run this cell again."
         )
-    root_ca = find_root_ca(folder, environ)
-    iot = explain_errors(session.client("iot"), "aws")
+    # A rehearsal still takes Amazon Root CA 1 from certifi (that code runs), but trusts the lab's root CA.
+    amazon_root_ca = root_cas.amazon_root_ca_file(folder) if rehearsal else find_root_ca(folder, environ)
+    iot_client = session.client("iot")
+    endpoints.check_endpoint("the AWS IoT API endpoint", iot_client.meta.endpoint_url, environ)
+    iot = explain_errors(iot_client, "aws")
     endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
-    return Workshop("aws", session, endpoint=endpoint, port=MQTT_PORT_AWS, root_ca=root_ca,
-                    work_dir=folder, prefix=prefix, mode=mode, instructor=instructor)
+    endpoints.check_endpoint("the MQTT endpoint DescribeEndpoint answered", endpoint, environ)
+    port, root_ca, ws_port = mqtt_alpn.aws_port(environ), amazon_root_ca, WS_PORT_AWS
+    if rehearsal:  # the lab's MQTT port and root CA (and iot-data via AWS_ENDPOINT_URL): helpers.endpoints
+        port, root_ca = endpoints.rehearsal_mqtt(environ)
+        ws_port = int(environ.get("IOT_WS_PORT") or WS_PORT_AWS)  # the lab's wss port, for the console
+    ws = Workshop("aws", session, endpoint=endpoint, port=port, root_ca=root_ca, work_dir=folder, prefix=prefix,
+                  ws_port=ws_port, mode=mode, instructor=instructor)
+    ws.amazon_root_ca, ws.rehearsal = amazon_root_ca, rehearsal
+    return ws

@@ -28,7 +28,8 @@ the limits the MQTT broker enforces, as AWS IoT Core does:
   that do not finish TLS or send CONNECT within 10 s are closed.
 
 settings (environment): LOCALCORE_HOME (default work/lab), LOCALCORE_HTTP_PORT (4510),
-  LOCALCORE_MQTT_PORT (8883), LOCALCORE_REGION (us-east-1), LOCALCORE_LOG_LEVEL (INFO);
+  LOCALCORE_MQTT_PORT (8883), LOCALCORE_WS_PORT (4511, MQTT over WebSockets signed with SigV4 as
+  on AWS's port 443; a free port when 4511 is taken and the variable is unset), LOCALCORE_REGION (us-east-1), LOCALCORE_LOG_LEVEL (INFO);
   LOCALCORE_MQTT_CONNECT_TIMEOUT_S, LOCALCORE_MQTT_TLS_TIMEOUT_S and LOCALCORE_MQTT_MIN_KEEP_ALIVE_S
   change the deadlines AWS does not fix.
 """
@@ -65,9 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "reset":
             return _reset(config, args.yes)
         elif args.command == "env":
-            exports = config.env_exports()
-            if args.json:  # for programs (the notebooks' helpers): includes the console identity
-                exports.update(IOT_CONSOLE_CERT=str(config.console_cert_path), IOT_CONSOLE_KEY=str(config.console_key_path))
+            exports = lifecycle.env_exports(config)
+            if args.json:  # for programs (the notebooks' helpers)
                 print(json.dumps(exports, indent=2))
             else:
                 for key, value in exports.items():
@@ -99,6 +99,8 @@ def _print_status(config: LabConfig) -> int:
     print(f"lab           running, pid {status['pid']}, up {status['uptimeSeconds']:.0f} s")
     print(f"AWS APIs      {status['httpEndpoint']}  (region {status['region']}, account {status['accountId']})")
     print(f"MQTT (mTLS)   {status['mqttEndpoint']}  ({status['connectedClients']} clients connected)")
+    if status.get("mqttWebSocketUrl"):
+        print(f"MQTT (wss)    {status['mqttWebSocketUrl']}  (SigV4-signed with the lab's credentials)")
     print(f"root CA       {status['rootCa']}")
     print(f"home          {status['home']}")
     print("resources     " + ", ".join(f"{k} {v}" for k, v in status["resources"].items()))

@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import LabConfig
+from .config import DEFAULT_WS_PORT, LabConfig
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -38,12 +38,13 @@ class LabInfo:
     mqtt_port: int
     started_at: float
     home: str
+    ws_port: int = 0  # 0: a lab from before the WebSocket listener
 
 
 def read_state(config: LabConfig) -> LabInfo | None:
     try:
         data = json.loads(config.state_file.read_text())
-        return LabInfo(**{k: data[k] for k in LabInfo.__dataclass_fields__})
+        return LabInfo(**{k: data[k] for k in LabInfo.__dataclass_fields__ if k in data})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -122,6 +123,12 @@ def _port_free(host: str, port: int) -> OSError | None:
     return None
 
 
+def _any_free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
 def _check_port_free(host: str, port: int, what: str, variable: str, grace_s: float = 0.0) -> None:
     """Fail with a message naming the port if it stays taken for ``grace_s`` seconds."""
     deadline = time.monotonic() + grace_s
@@ -153,6 +160,11 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
 
     _check_port_free(config.host, config.http_port, "AWS APIs over HTTP", "LOCALCORE_HTTP_PORT", grace)
     _check_port_free(config.host, config.mqtt_port, "MQTT over TLS", "LOCALCORE_MQTT_PORT", grace)
+    ws_port = config.ws_port
+    if ws_port is None:  # not chosen: the default, or any free port when another program holds it
+        ws_port = DEFAULT_WS_PORT if _port_free(config.host, DEFAULT_WS_PORT) is None else _any_free_port(config.host)
+    else:
+        _check_port_free(config.host, ws_port, "MQTT over WebSockets", "LOCALCORE_WS_PORT", grace)
 
     config.home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -160,6 +172,7 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
         LOCALCORE_HOME=str(config.home),
         LOCALCORE_HTTP_PORT=str(config.http_port),
         LOCALCORE_MQTT_PORT=str(config.mqtt_port),
+        LOCALCORE_WS_PORT=str(ws_port),
         LOCALCORE_REGION=config.region,
     )
     # The lab logs to lab.log itself (rotated); what it prints by accident goes to lab.out.
@@ -182,7 +195,7 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
             if not quiet:
                 print(
                     f"Lab started (pid {info.pid}): AWS APIs on {config.http_url}, "
-                    f"MQTT on {config.endpoint_host}:{info.mqtt_port}"
+                    f"MQTT on {config.endpoint_host}:{info.mqtt_port} (and over WebSockets on {info.ws_port})"
                 )
                 restored = ((status(config) or {}).get("persistence") or {}).get("restored") or {}
                 if restored.get("problem"):
@@ -218,6 +231,15 @@ def _terminate(pid: int) -> None:
         time.sleep(0.05)
     if _pid_alive(pid):
         os.kill(pid, signal.SIGKILL)
+
+
+def env_exports(config: LabConfig) -> dict[str, str]:
+    """`LabConfig.env_exports`, with the ports of the running lab where it chose one itself."""
+    exports = config.env_exports()
+    info = running_lab(config)
+    if info is not None and info.ws_port:
+        exports["IOT_WS_PORT"] = str(info.ws_port)
+    return exports
 
 
 def stop(config: LabConfig, *, quiet: bool = False) -> bool:

@@ -146,11 +146,11 @@ async def _serve(config: LabConfig) -> None:
 
     info = lifecycle.LabInfo(
         pid=os.getpid(), http_port=config.http_port, mqtt_port=config.mqtt_port,
-        started_at=lab.started_at, home=str(config.home),
+        started_at=lab.started_at, home=str(config.home), ws_port=config.ws_port_or_default,
     )
     lifecycle.write_state(config, info)
-    log.info("lab ready in %.2f s: http %s, mqtt %s:%d", time.time() - lab.started_at,
-             config.http_url, config.endpoint_host, config.mqtt_port)
+    log.info("lab ready in %.2f s: http %s, mqtt %s:%d, mqtt over wss %s:%d", time.time() - lab.started_at,
+             config.http_url, config.endpoint_host, config.mqtt_port, config.endpoint_host, config.ws_port_or_default)
     try:
         await stop.wait()
     finally:

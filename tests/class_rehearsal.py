@@ -76,7 +76,7 @@ def named_resources(clients: dict, prefix: str) -> set[tuple[str, str]]:
     for kind, names in listings.items():
         for name in names:
             if name.startswith(prefix) or (kind == "topic rule" and name.startswith(rule_prefix)) \
-                    or (kind == "S3 bucket" and f"{prefix}iot-dm-workshop" in name):
+                    or (kind == "S3 bucket" and name.startswith(f"iotdm-{prefix}")):
                 found.add((kind, name))
     return found
 

@@ -34,6 +34,7 @@ class RunningLab:
             LOCALCORE_HOME=str(self.config.home),
             LOCALCORE_HTTP_PORT=str(self.config.http_port),
             LOCALCORE_MQTT_PORT=str(self.config.mqtt_port),
+            LOCALCORE_WS_PORT=str(self.ws_port),
         )
         env.pop("AWS_PROFILE", None)
         return env
@@ -60,9 +61,14 @@ class RunningLab:
     def mqtt_port(self) -> int:
         return self.config.mqtt_port
 
+    @property
+    def ws_port(self) -> int:
+        """MQTT over WebSockets (wss, SigV4)."""
+        return self.info.ws_port or self.config.ws_port_or_default
+
 
 def start_lab(home: Path) -> RunningLab:
-    config = LabConfig(home=home, http_port=free_port(), mqtt_port=free_port())
+    config = LabConfig(home=home, http_port=free_port(), mqtt_port=free_port(), ws_port=free_port())
     info = lifecycle.start(config, quiet=True)
     return RunningLab(config, info)
 

@@ -20,19 +20,24 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TIMEOUT_S = 600
 
 
-def notebook_env(home: Path, work: Path, *, mode: str | None = None, prefix: str | None = None) -> dict[str, str]:
+def notebook_env(home: Path, work: Path, prefix: str | None = None, *, mode: str | None = None) -> dict[str, str]:
     """The environment of a lab in ``home`` (on free ports) and a work folder, for chapters and CLIs.
 
-    ``WORKSHOP_MODE`` and ``WORKSHOP_PREFIX`` pass through from this process unless ``mode`` / ``prefix``
-    set them (a class rehearsal's trainee: ``mode="class", prefix="anna"``)."""
+    ``prefix`` and ``mode`` become the kernels' ``WORKSHOP_PREFIX`` and ``WORKSHOP_MODE`` (a trainee of a
+    class: ``prefix="anna", mode="class"``); without them the chapters run with no prefix in solo mode,
+    whatever the test runner's own environment says."""
     env = dict(os.environ)
     for key in [k for k in env if k.startswith(("AWS_", "IOT_"))]:
         del env[key]
-    env.update({key: value for key, value in (("WORKSHOP_MODE", mode), ("WORKSHOP_PREFIX", prefix)) if value is not None})
+    for key, value in (("WORKSHOP_PREFIX", prefix), ("WORKSHOP_MODE", mode)):
+        env.pop(key, None)
+        if value is not None:
+            env[key] = value
     env.update(
         LOCALCORE_HOME=str(home),
         LOCALCORE_HTTP_PORT=str(free_port()),
         LOCALCORE_MQTT_PORT=str(free_port()),
+        LOCALCORE_WS_PORT=str(free_port()),
         WORKSHOP_BACKEND="local",
         WORKSHOP_WORK_DIR=str(work),
         MPLBACKEND="Agg",
@@ -46,9 +51,14 @@ def nbval_command(notebooks: list[Path]) -> list[str]:
             "--nbval-cell-timeout=300", *map(str, notebooks)]
 
 
-def run_nbval(notebooks: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_nbval(notebooks: list[Path], env: dict[str, str], timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess:
     return subprocess.run(nbval_command(notebooks), cwd=ROOT / "notebooks", env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
+                          timeout=timeout)
+
+
+def trainee_env(lab_env: dict[str, str], work: Path, prefix: str) -> dict[str, str]:
+    """Another trainee on the lab of ``lab_env`` (same home and ports): own work folder and prefix."""
+    return dict(lab_env, WORKSHOP_WORK_DIR=str(work), WORKSHOP_PREFIX=prefix)
 
 
 def localcore(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

@@ -63,7 +63,7 @@ from .ca import (certificates_of_ca, jitp_device_problem, jitr_recovered_problem
                  jitr_refused_problem, lambda_action_failures, subject_field)
 from .cleanup import by_hand_cleanup_problem  # noqa: E402
 from .devices import button_policy_problem, provisioned_device_problem  # noqa: E402
-from .fleet import group_of_exactly_problem, groups_of, search_all, seen_online_problem, things_in  # noqa: E402
+from .fleet import group_of_exactly_problem, groups_of, own_things, search_all, seen_online_problem, things_in  # noqa: E402
 from .groups import ancestors, child_group_member_problem  # noqa: E402
 from .iam import (iot_may_assume, may_write_iot_logs, policies_allow, role_policies,  # noqa: E402
                   service_may_assume, strict_logging_role_problem)
@@ -77,7 +77,7 @@ __all__ = [
     "certificates_of_ca", "jitp_device_problem", "jitr_recovered_problem", "jitr_refused_problem",
     "lambda_action_failures", "subject_field",
     "button_policy_problem", "provisioned_device_problem",
-    "group_of_exactly_problem", "groups_of", "search_all", "seen_online_problem", "things_in",
+    "group_of_exactly_problem", "groups_of", "own_things", "search_all", "seen_online_problem", "things_in",
     "ancestors", "child_group_member_problem",
     "iot_may_assume", "may_write_iot_logs", "policies_allow", "role_policies", "service_may_assume",
     "strict_logging_role_problem",

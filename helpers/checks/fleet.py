@@ -21,6 +21,12 @@ def search_all(ws: Any, query: str, index: str = "AWS_Things") -> list[dict]:
             return things
 
 
+def own_things(ws: Any, documents: list[dict]) -> list[dict]:
+    """The index documents of ``ws``'s own things: names starting with the trainee's prefix."""
+    prefix = getattr(ws, "prefix", "") or ""
+    return [d for d in documents if str(d.get("thingName", "")).startswith(prefix)]
+
+
 def groups_of(ws: Any, thing: str) -> list[str]:
     """The names of the thing groups ``thing`` is in directly ([] when the thing does not exist)."""
     try:
@@ -72,8 +78,11 @@ def seen_online_problem(ws: Any, query: str, at_least: int, *, after_reported: s
     With ``after_reported`` (a key of the shadow's ``reported`` state, such as ``temperature``), a
     connection counts only if it came at or after the time the shadow last reported that key: the
     chapter's own work, not a connectivity test of an earlier chapter. Shadow metadata has whole
-    seconds, so a connection in the same second as the report counts too."""
-    found = search_all(ws, query)
+    seconds, so a connection in the same second as the report counts too.
+
+    Only the trainee's own things count (names starting with ``ws.prefix``): in an account shared
+    by a class, another trainee's devices never make the exercise pass."""
+    found = own_things(ws, search_all(ws, query))
     seen = [t["thingName"] for t in found if (t.get("connectivity") or {}).get("timestamp") is not None
             and (after_reported is None or t["connectivity"]["timestamp"] >= _reported_at_ms(ws, t["thingName"], after_reported))]
     if len(seen) >= at_least:

@@ -25,12 +25,12 @@ plan keeps them (`account_wide`), and it never deletes the class stack (`CLASS_S
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ledger as L
+from ..names import rule_name
 from .survey import DERIVED_OPERATION
 from .items import LOCAL_FILE
 from ..workshop import CLASS_STACK_NAME
@@ -116,7 +116,7 @@ def carries_prefix(kind: str, name: str, prefix: str) -> bool:
     for them the prefix with other characters replaced by ``_`` counts too."""
     if not prefix or kind in L.NAMED_BY_AWS or kind in L.SETTINGS or kind in (LOCAL_FILE, L.LOG_GROUP):
         return True
-    variants = (prefix, re.sub(r"[^A-Za-z0-9_]", "_", prefix)) if kind == L.TOPIC_RULE else (prefix,)
+    variants = (prefix, rule_name(prefix)) if kind == L.TOPIC_RULE else (prefix,)
     return name.startswith(variants)
 
 

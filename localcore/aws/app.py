@@ -312,6 +312,7 @@ def _status(lab: Any, environ: dict) -> tuple[int, dict, bytes]:
         "accountId": lab.config.account_id,
         "httpEndpoint": lab.config.http_url,
         "mqttEndpoint": f"{lab.config.endpoint_host}:{lab.config.mqtt_port}",
+        "mqttWebSocketUrl": f"wss://{lab.config.endpoint_host}:{lab.config.ws_port_or_default}/mqtt",
         "rootCa": str(lab.config.root_ca_path),
         "uptimeSeconds": round(time.time() - lab.started_at, 1),
         "connectedClients": broker.connected_count() if broker is not None else 0,

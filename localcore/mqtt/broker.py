@@ -35,6 +35,15 @@ What the broker enforces (reference sections 1.6, 4.3, 5, 6, 12, 13):
   will is published: amqtt's reader already times out, `LabProtocolHandler` acts on it); and
   deadlines for the TLS handshake and for CONNECT after it (`limits.Timeouts`).
 * Not enforced: connect-rate, subscriptions-per-connection and throughput limits.
+* Policy propagation (``policy_propagation`` of `localcore.realism`, ``LOCALCORE_REALISM=aws``): a
+  live connection keeps deciding with the policies it had until a registry change is that many
+  seconds old, as AWS takes a moment to apply an attached or changed policy [unconfirmed figure].
+  A new connection decides with the registry as it is (the lab keeps no history of it).
+* MQTT over WebSockets (wss, path ``/mqtt``) on ``LOCALCORE_WS_PORT``, authenticated by a SigV4
+  signature of the upgrade request instead of a certificate (`websockets_listener`): everything
+  above applies the same, but such a connection is authorised as the lab's IAM identity, the
+  account's admin, so every ``iot:*`` action is allowed ([unconfirmed]: AWS evaluates the IAM
+  policies of the signing identity).
 
 Hooks for later features, each called on the broker's loop only if the lab defines it (they must
 return quickly and are isolated: an exception is logged, never passed to the client):
@@ -63,6 +72,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import websockets.asyncio.server
+from amqtt.adapters import WebSocketsReader
 from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
@@ -73,11 +84,13 @@ from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.publish import PublishPacket
 from amqtt.session import Session
 
+from localcore import realism
 from localcore.iot import iot_logs
 from localcore.iot.shadow import parse_shadow_topic
 
+from . import alpn
 from . import lifecycle_events as events
-from . import limits
+from . import limits, websockets_listener
 from .authorizer import (
     BASIC_INGEST,
     CONNECT,
@@ -120,7 +133,7 @@ _AMQTT_ACTIONS = {Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE, Action.P
 
 def server_tls_context(pki: Any) -> ssl.SSLContext:
     """TLS 1.2+, the lab's server chain, client certificates required and checked against the
-    issuing CA (not self-signed, hence ``VERIFY_X509_PARTIAL_CHAIN``)."""
+    issuing CA (not self-signed, hence ``VERIFY_X509_PARTIAL_CHAIN``); ALPN as `alpn` says."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(pki.server_cert_chain_path), str(pki.server_key_path))
@@ -128,7 +141,7 @@ def server_tls_context(pki: Any) -> ssl.SSLContext:
     context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     for pem in pki.trusted_ca_pems():
         context.load_verify_locations(cadata=pem)
-    return context
+    return alpn.screen(context)  # ALPN x-amzn-mqtt-ca (MQTT on 443 at AWS) or none; others refused
 
 
 class LabProtocolHandler(BrokerProtocolHandler):
@@ -181,7 +194,11 @@ class LabBroker(Broker):
         self.enforce_policies = enforce_policies
         self.timeouts = timeouts if timeouts is not None else limits.Timeouts.from_env()
         self.policy_book = PolicyBook()
+        self._policy_lag = realism.delay("policy_propagation")
+        self._registry_seen: realism.Lagging[int] = realism.Lagging(lambda: self._policy_lag)
         self.tls = server_tls_context(lab.pki)
+        self.ws_tls = websockets_listener.server_tls_context(lab.pki)
+        self.upgrade_check = websockets_listener.UpgradeCheck(lambda: lab.config.credentials, lab.config.region)
         for ca in list(lab.iot.ca_certificates.values()):
             self.trust_ca(ca.certificate_pem)
         cert_path, _key_path = console_credentials(lab)
@@ -195,9 +212,10 @@ class LabBroker(Broker):
         self._held_retained: dict[str, tuple[bytes, int | None]] | None = {}
         shadow_store(lab)
         super().__init__({
-            "listeners": {"default": {
-                "type": "tcp", "bind": f"{lab.config.host}:{lab.config.mqtt_port}", "ssl": True,
-            }},
+            "listeners": {
+                "default": {"type": "tcp", "bind": f"{lab.config.host}:{lab.config.mqtt_port}", "ssl": True},
+                "websockets": {"type": "ws", "bind": f"{lab.config.host}:{lab.config.ws_port_or_default}", "ssl": True},
+            },
             "plugins": {},  # none: every check is inline (see the module docstring)
             "session_expiry_interval": PERSISTENT_SESSION_EXPIRY_S,
         })
@@ -292,7 +310,7 @@ class LabBroker(Broker):
             await _close_quietly(writer, refusal)
             raise AMQTTError(f"refused: {limit.name}")
         try:
-            connection = self._admit(incoming)
+            connection = self._admit(incoming, getattr(writer, "principal", None))
         except AutoRegistrationStarted as started:
             log.info("client %r from %s: %s; connection closed", incoming.client_id, remote_address, started)
             await _close_quietly(writer)  # no CONNACK, as AWS IoT: "the connection was lost"
@@ -321,15 +339,19 @@ class LabBroker(Broker):
         handler.on_idle = lambda: self._disconnect(connection, limits.KEEP_ALIVE_TIMEOUT)
         return handler, session
 
-    def _admit(self, session: Session) -> Connection:
-        """Authenticate the certificate and authorise ``iot:Connect``, or raise ConnectionRefused."""
+    def _admit(self, session: Session, signed: Any = None) -> Connection:
+        """Authenticate the certificate (or take the SigV4 principal ``signed`` the WebSocket
+        upgrade proved) and authorise ``iot:Connect``, or raise ConnectionRefused."""
         client_id = session.client_id or ""
         try:
-            identity = identify(
-                self.lab.iot, peer_chain(session.ssl_object), client_id,
-                console_certificate_id=self.console_certificate_id,
-                on_unknown=getattr(self.lab, "on_unknown_certificate", None),
-            )
+            if signed is not None:
+                identity = Identity(signed.principal_id, None, iam=True)
+            else:
+                identity = identify(
+                    self.lab.iot, peer_chain(session.ssl_object), client_id,
+                    console_certificate_id=self.console_certificate_id,
+                    on_unknown=getattr(self.lab, "on_unknown_certificate", None),
+                )
         except AutoRegistrationStarted:
             raise
         except ConnectionRefused:
@@ -353,8 +375,8 @@ class LabBroker(Broker):
         return Connection(client_id, identity, authorizer, presence)
 
     def _authorizer(self, identity: Identity, client_id: str, source_ip: str | None) -> ConnectionAuthorizer | Unrestricted:
-        if identity.console or not self.enforce_policies:
-            return UNRESTRICTED
+        if identity.console or identity.iam or not self.enforce_policies:
+            return UNRESTRICTED  # an IAM connection: the lab's admin credentials ([unconfirmed], see above)
         lab, config = self.lab, self.lab.config
 
         def resolve() -> Any:
@@ -364,7 +386,13 @@ class LabBroker(Broker):
                     identity=identity, client_id=client_id, source_ip=source_ip,
                 )
 
-        return ConnectionAuthorizer(resolve, lambda: lab.generation)
+        if not self._policy_lag:
+            return ConnectionAuthorizer(resolve, lambda: lab.generation)
+        return ConnectionAuthorizer(resolve, self._propagated_generation)
+
+    def _propagated_generation(self) -> int:
+        """The registry generation live connections decide with: the one seen `policy_propagation` seconds ago."""
+        return self._registry_seen.look(time.monotonic(), lambda: self.lab.generation)
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         """Replaces amqtt's plugin fan-out: `_admit` already decided, before the session was used."""
@@ -424,7 +452,7 @@ class LabBroker(Broker):
         while True:
             await asyncio.sleep(CERT_RECHECK_INTERVAL_S)
             for connection in list(self._connections.values()):
-                if connection.identity.console or connection.closing:
+                if connection.identity.console or connection.identity.iam or connection.closing:
                     continue
                 problem = registry_problem(self.lab.iot, connection.identity.certificate_id)
                 if problem is not None:
@@ -598,18 +626,34 @@ class LabBroker(Broker):
     # -- helpers ----------------------------------------------------------------------------------
 
     def _create_ssl_context(self, listener: Any) -> ssl.SSLContext:  # type: ignore[override]
-        """Replaces amqtt's (CERT_OPTIONAL, system CAs): the lab's mutual-TLS context."""
-        return self.tls
+        """Replaces amqtt's (CERT_OPTIONAL, system CAs): the lab's mutual-TLS context, and for the
+        WebSocket listener the server certificate alone (the signature authenticates)."""
+        return self.ws_tls if listener.type == ListenerType.WS else self.tls
+
+    async def ws_connected(self, websocket: Any, listener_name: str) -> None:
+        """Replaces amqtt's: the writer carries who signed the upgrade (`websockets_listener`)."""
+        principal = self.upgrade_check.principal_of(websocket)
+        writer = websockets_listener.SignedWriter(websocket, principal)
+        await self._client_connected(listener_name, WebSocketsReader(websocket), writer)
 
     async def _create_server_instance(self, listener_name, listener_type, address, port, ssl_context):
         """Replaces amqtt's for the TLS listener: the same server, but a socket that does not finish
         the TLS handshake (or, closing, does not answer the server's close_notify) within
         ``timeouts.tls_handshake_s`` is closed (asyncio's defaults are 60 and 30 s)."""
-        if listener_type != ListenerType.TCP or ssl_context is None:
-            return await super()._create_server_instance(listener_name, listener_type, address, port, ssl_context)
         deadlines: dict[str, float] = {"ssl_handshake_timeout": self.timeouts.tls_handshake_s}
         if sys.version_info >= (3, 11):
             deadlines["ssl_shutdown_timeout"] = self.timeouts.tls_handshake_s
+        if listener_type == ListenerType.WS and ssl_context is not None:
+            # amqtt's WebSocket server, plus the SigV4 check on the upgrade and the TLS deadlines;
+            # no WebSocket pings (MQTT's keep-alive governs, as on the TCP listener).
+            return await websockets.asyncio.server.serve(
+                functools.partial(self.ws_connected, listener_name=listener_name), address, port,
+                ssl=ssl_context, subprotocols=[websockets.Subprotocol(websockets_listener.SUBPROTOCOL)],
+                process_request=self.upgrade_check, ping_interval=None, open_timeout=self.timeouts.tls_handshake_s,
+                max_size=websockets_listener.MAX_FRAME_BYTES, **deadlines,
+            )
+        if listener_type != ListenerType.TCP or ssl_context is None:
+            return await super()._create_server_instance(listener_name, listener_type, address, port, ssl_context)
         return await asyncio.start_server(
             functools.partial(self.stream_connected, listener_name=listener_name), address, port,
             reuse_address=True, ssl=ssl_context, **deadlines,

@@ -9,8 +9,9 @@ Two exceptions to the registry:
 
 * **The console identity.** The lab's own certificate for subject CN ``localcore-console`` (stored
   as ``<home>/pki/console-cert.pem`` and ``console-key.pem``, never registered in the registry)
-  connects with any client id and skips policy checks: the notebooks' stand-in for the MQTT test
-  client of the AWS console. `console_credentials` creates it once.
+  connects with any client id and skips policy checks: the lab's privileged observer for tests and
+  tools (the notebooks' MQTT console signs in over WebSockets with AWS credentials instead, as the
+  AWS console's MQTT test client does). `console_credentials` creates it once.
 * **Unknown certificates.** JITP and JITR register a certificate on its first connection. If the
   lab defines ``lab.on_unknown_certificate(chain_ders, client_id) -> bool | None``, it is called
   (on the broker's loop) for a certificate that is not registered or is still
@@ -67,6 +68,9 @@ class Identity:
     subject: dict[str, list[str]] = field(default_factory=dict)
     issuer: dict[str, list[str]] = field(default_factory=dict)
     serial_number: str | None = None
+    # Authenticated by a SigV4 signature (MQTT over WebSockets), not a certificate: then
+    # ``certificate_id`` holds the IAM principal id (`localcore.mqtt.sigv4.principal_id`).
+    iam: bool = False
 
 
 def peer_chain(ssl_object: ssl.SSLObject | None) -> list[bytes]:

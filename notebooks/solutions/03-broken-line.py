@@ -14,12 +14,12 @@ trial_input = bulk_input(trial) + broken_line + "\n"
 TRIAL_KEY = f"{ws.name('trial')}-input.json"
 ws.s3.put_object(Bucket=BUCKET, Key=TRIAL_KEY, Body=trial_input.encode())
 
-trial_task = ws.iot.start_thing_registration_task(
+trial_task = retry_while(lambda: ws.iot.start_thing_registration_task(
     templateBody=template_body,
     inputFileBucket=BUCKET,
     inputFileKey=TRIAL_KEY,
     roleArn=outputs["ArnIoTProvisioningRole"],
-)
+), transient=bulk_transients(ws))  # one task per account at a time: waits for its turn
 trial_finished = follow_task(ws, trial_task["taskId"])
 trial_results, trial_errors = task_reports(ws, trial_task["taskId"])
 

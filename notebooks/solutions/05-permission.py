@@ -35,7 +35,7 @@ if not third_pem or provisioning_state(ws, certificate_id(third_pem))["status"] 
     save_device(ws, THIRD, chain_pem(third_pem, ca), third_key)
     del third_key  # the private key lives in its 0600 file only
 THIRD_CERT_ID = certificate_id(third_pem)
-third = Device.from_workshop(ws, THIRD, client_id=f"jitr-{THIRD_CERT_ID}")
+third = Device.from_workshop(ws, THIRD, client_id=f"{JITR_PREFIX}{THIRD_CERT_ID}")
 
 # 4. It connects: AWS IoT registers the certificate PENDING_ACTIVATION, announces it and closes the
 #    connection; the rule matches the announcement and cannot invoke the function. Wait until the

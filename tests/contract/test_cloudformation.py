@@ -357,3 +357,34 @@ def test_the_kits_deploy_stack_reports_the_failed_resource_then_replaces_the_rol
     assert ws.iot.get_policy(policyName=outputs["IoTPolicy"])["policyName"] == outputs["IoTPolicy"]
     ws.cloudformation.delete_stack(StackName=ws.stack_name)
     assert ws.stack_name not in stack_names(aws)
+
+
+# -- a renamed bucket (the workshop stack named its bucket in issue 10) ------------------------------
+def named_bucket(name: str | None) -> str:
+    bucket = {"Type": "AWS::S3::Bucket", **({"Properties": {"BucketName": name}} if name else {})}
+    return body({"Resources": {"Bucket": bucket}, "Outputs": {"Bucket": {"Value": {"Ref": "Bucket"}}}})
+
+
+@pytest.mark.parametrize("holds_objects", [True, False], ids=["old-bucket-holds-objects", "old-bucket-empty"])
+def test_an_update_that_renames_the_bucket_replaces_it_once(aws, holds_objects):
+    cfn, s3 = aws.client("cloudformation"), aws.client("s3")
+    name, new_bucket = unique("rename"), unique("renamed-bucket")
+    cfn.create_stack(StackName=name, TemplateBody=named_bucket(None))
+    old_bucket = aws.wait_stack(name, ("CREATE_COMPLETE",))["Outputs"][0]["OutputValue"]
+    if holds_objects:
+        s3.put_object(Bucket=old_bucket, Key="input.json", Body=b"{}")
+
+    cfn.update_stack(StackName=name, TemplateBody=named_bucket(new_bucket))
+
+    stack = aws.wait_stack(name, ("UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"))
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"] == new_bucket
+    buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert new_bucket in buckets
+    # The old bucket goes when it can; one holding objects stays, objects and all.
+    assert (old_bucket in buckets) is holds_objects
+    if holds_objects:
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket=old_bucket)["Contents"]] == ["input.json"]
+        s3.delete_object(Bucket=old_bucket, Key="input.json")
+        s3.delete_bucket(Bucket=old_bucket)
+    cfn.delete_stack(StackName=name)

@@ -25,7 +25,7 @@ from helpers.workshop import connect
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT")
+LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT", "LOCALCORE_WS_PORT")
 WAIT_S = 10
 
 
@@ -74,7 +74,7 @@ def test_connect_uses_the_lab_the_environment_names(lab, ws):
     assert (ws.backend, ws.region, ws.account_id) == ("local", lab.config.region, lab.config.account_id)
     assert (ws.endpoint, ws.port, ws.root_ca) == (lab.mqtt_host, lab.mqtt_port, lab.root_ca)
     assert ws.http_url == lab.config.http_url
-    assert ws.console_identity() == (lab.config.console_cert_path, lab.config.console_key_path)
+    assert ws.ws_port == lab.ws_port
     assert stat.S_IMODE(ws.work_dir.stat().st_mode) == 0o700
 
 

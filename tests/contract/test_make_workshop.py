@@ -102,3 +102,68 @@ def test_ctrl_c_stops_jupyterlab_and_says_the_lab_is_still_running(tmp_path):
     assert "The lab is still running (what you made is kept). Stop it with: make stop" in terminal.output
     assert "(y/[n])" not in terminal.output
     assert not answers(url.replace("/lab?", "/api/status?"))
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def jupyter_environ(pid: int) -> dict[str, str]:
+    """The environment of the JupyterLab server started below ``pid`` (what its kernels inherit)."""
+    for child in descendants(pid):
+        try:
+            command = (Path("/proc") / str(child) / "cmdline").read_bytes().split(b"\0")
+            raw = (Path("/proc") / str(child) / "environ").read_bytes()
+        except OSError:
+            continue
+        names = [part.rsplit(b"/", 1)[-1] for part in command]
+        if b"jupyter-lab" in names or (b"jupyter" in names and b"lab" in names):  # `jupyter lab` execs jupyter-lab
+            return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+    return {}
+
+
+def test_backend_aws_starts_jupyterlab_alone_for_the_aws_backend(tmp_path):
+    notebook_port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_ENDPOINT_URL") and k not in ("IOT_ENDPOINT", "WORKSHOP_BACKEND")}
+    env.update(LOCALCORE_HOME=str(tmp_path / "lab"), LOCALCORE_HTTP_PORT=str(free_port()),
+               LOCALCORE_MQTT_PORT=str(free_port()))
+    terminal = Terminal(["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "workshop", "BACKEND=aws",
+                         f"NOTEBOOK_PORT={notebook_port}"], env)
+    try:
+        assert terminal.read_until(lambda out: "Ctrl-C here stops JupyterLab" in out, STARTED_WITHIN_S), terminal.output
+        url = re.search(r"http://127\.0\.0\.1:\d+/lab\?token=\w+", terminal.output).group(0)
+        deadline = time.monotonic() + STARTED_WITHIN_S
+        while not answers(url.replace("/lab?", "/api/status?")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert answers(url.replace("/lab?", "/api/status?")), terminal.output
+        kernels_get = jupyter_environ(terminal.pid)
+        lab = subprocess.run([sys.executable, "-m", "localcore", "status"], env=env, capture_output=True, timeout=60)
+
+        terminal.ctrl_c()
+        terminal.read_until(lambda out: "JupyterLab has stopped." in out, STOPPED_WITHIN_S)
+        assert terminal.wait(STOPPED_WITHIN_S) is not None, terminal.output
+    finally:
+        if terminal.wait(0) is None:
+            os.kill(terminal.pid, 9)
+        subprocess.run([sys.executable, "-m", "localcore", "stop"], env=env, capture_output=True, timeout=60)
+
+    assert kernels_get.get("WORKSHOP_BACKEND") == "aws"
+    assert lab.returncode != 0  # no lab was started
+    assert "Backend: aws" in terminal.output and "JupyterLab has stopped." in terminal.output
+    assert "lab is still running" not in terminal.output and "lab is not running" not in terminal.output
+    assert not answers(url.replace("/lab?", "/api/status?"))

@@ -55,9 +55,11 @@ def closed_port() -> int:
      (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), False, "tls", "TLS with"),
      (socket.gaierror(-2, "Name or service not known"), False, "unreachable", "cannot be resolved"),
      (TimeoutError("timed out"), False, "timeout", "No answer"),
-     (OSError(113, "No route to host"), False, "unreachable", "Cannot reach")],
+     (OSError(113, "No route to host"), False, "unreachable", "Cannot reach"),
+     (ConnectionResetError(104, "Connection reset by peer"), True, "tls", "closed the connection during the TLS"),
+     (BrokenPipeError(32, "Broken pipe"), False, "tls", "closed the connection during the TLS")],
     ids=["lab-not-running", "nothing-listens", "server-not-trusted", "client-cert-rejected", "tls-other",
-         "unknown-host", "timeout", "other-os-error"],
+         "unknown-host", "timeout", "other-os-error", "reset-in-handshake", "pipe-broken-in-handshake"],
 )
 def test_socket_errors_become_plain_refusals(error, local, reason, words):
     refused = classify_socket_error(error, "localhost", 8883, local)

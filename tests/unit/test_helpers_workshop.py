@@ -15,8 +15,7 @@ from helpers.workshop import StackDeployError, Workshop, WorkshopError
 LAB_ENV = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:4599", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1",
     "AWS_ACCESS_KEY_ID": "localcore", "AWS_SECRET_ACCESS_KEY": "localcore", "IOT_ENDPOINT": "localhost",
-    "IOT_PORT": "18883", "IOT_ROOT_CA": "/lab/pki/root-ca.pem",
-    "IOT_CONSOLE_CERT": "/lab/pki/console-cert.pem", "IOT_CONSOLE_KEY": "/lab/pki/console-key.pem",
+    "IOT_PORT": "18883", "IOT_WS_PORT": "14511", "IOT_ROOT_CA": "/lab/pki/root-ca.pem",
 }
 
 
@@ -94,31 +93,6 @@ def test_parse_lab_env_explains_bad_output(text, message):
         wsmod.parse_lab_env(text)
 
 
-def test_find_root_ca_prefers_the_env_then_the_work_folder(tmp_path):
-    in_folder = tmp_path / "AmazonRootCA1.pem"
-    elsewhere = tmp_path / "ca.pem"
-    in_folder.write_text("ca"), elsewhere.write_text("ca")
-
-    assert wsmod.find_root_ca(tmp_path, {"WORKSHOP_ROOT_CA": str(elsewhere)}) == elsewhere
-    assert wsmod.find_root_ca(tmp_path, {}) == in_folder
-
-
-def test_a_missing_root_ca_says_where_to_put_it(tmp_path):
-    with pytest.raises(WorkshopError) as caught:
-        wsmod.find_root_ca(tmp_path, {"WORKSHOP_ROOT_CA": "/nowhere/ca.pem"})
-
-    message = str(caught.value)
-    assert str(tmp_path / "AmazonRootCA1.pem") in message and "WORKSHOP_ROOT_CA=/nowhere/ca.pem does not exist" in message
-
-
-def test_the_console_policy_allows_connect_as_itself_and_only_subscribe_and_receive():
-    policy = wsmod.console_policy("eu-west-1", "111122223333", "anna-workshop-console")
-
-    assert {(s["Action"], s["Resource"]) for s in policy["Statement"]} == {
-        ("iot:Connect", "arn:aws:iot:eu-west-1:111122223333:client/anna-workshop-console*"),
-        ("iot:Subscribe", "arn:aws:iot:eu-west-1:111122223333:topicfilter/*"),
-        ("iot:Receive", "arn:aws:iot:eu-west-1:111122223333:topic/*"),
-    }
 
 
 def test_format_stack_failure_lists_failed_events_oldest_first():
@@ -216,9 +190,10 @@ def test_the_workshop_repr_and_html_show_endpoints_but_no_credentials(tmp_path):
     assert "http://127.0.0.1:4599" in page and "localcore" not in page
 
 
-def test_a_local_workshop_without_a_console_identity_says_so(tmp_path):
-    with pytest.raises(WorkshopError, match="console identity"):
-        make_ws(tmp_path).console_identity()
+def test_the_console_signs_in_over_websockets_on_443_unless_told_otherwise(tmp_path):
+    """The MQTT console (helpers.iam_mqtt) uses AWS's WebSocket port; the lab names its own."""
+    assert make_ws(tmp_path).ws_port == 443
+    assert not hasattr(Workshop, "console_identity")  # no device certificate, no allow-all policy any more
 
 
 class FakeCloudFormation:

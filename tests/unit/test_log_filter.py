@@ -120,3 +120,13 @@ def test_invalid_patterns_are_refused_as_aws_does(pattern):
 def test_space_delimited_patterns_say_the_lab_lacks_them():
     with pytest.raises(NotImplementedInLab, match="space-delimited"):
         compile_pattern("[ip, user, status_code = 4*]")
+
+
+@pytest.mark.parametrize(
+    ("now", "latency", "latest"),
+    [(1000.0, 0.0, 1_000_000), (1000.0, 3.0, 997_000), (1000.5, 0.25, 1_000_250)],
+)
+def test_filter_log_events_returns_events_ingested_latency_seconds_ago(now, latency, latest):
+    from localcore.aws.handlers.logs_filter import searchable_before
+
+    assert searchable_before(now, latency) == latest

@@ -122,6 +122,8 @@ def test_sql_parse_exception_carries_aws_code_and_status() -> None:
     pytest.param("$aws/events/#", "$aws/events/thing/t/created", True, id="named-reserved-root"),
     pytest.param("$aws/events/certificates/registered/#", JITR_TOPIC, True, id="jitr-filter"),
     pytest.param("$aws/events/certificates/registered/+", JITR_TOPIC, True, id="jitr-filter-plus"),
+    pytest.param(JITR_TOPIC, JITR_TOPIC, True, id="jitr-own-ca"),
+    pytest.param(JITR_TOPIC[:-4] + "beef", JITR_TOPIC, False, id="jitr-other-ca"),
 ])
 def test_filter_matches(topic_filter: str, topic: str, expected: bool) -> None:
     assert filter_matches(topic_filter, topic) is expected

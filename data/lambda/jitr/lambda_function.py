@@ -4,11 +4,14 @@ AWS IoT registered the device's certificate as PENDING_ACTIVATION and published 
 ``$aws/events/certificates/registered/<caCertificateId>``. A topic rule hands that message to this
 function, which provisions the device:
 
-1. create the thing ``jitr-<certificateId>``,
+1. create the thing ``<THING_PREFIX><certificateId>`` (``jitr-<certificateId>`` by default),
 2. create a policy for it (connect with the thing name as client id; publish, subscribe and
    receive under ``ji/`` and on ``iot/ws``),
 3. attach the policy to the certificate and the certificate to the thing,
 4. activate the certificate (last, so that the device connects only once everything is in place).
+
+``THING_PREFIX`` is an environment variable of the function: in a class sharing one account each
+trainee's function names its things (and their policies) with the trainee's prefix, ``anna-jitr-…``.
 
 Every step can run again (AWS retries failed asynchronous invocations): what exists is reused.
 A certificate that is neither PENDING_ACTIVATION nor ACTIVE (e.g. revoked) is left alone.
@@ -22,8 +25,8 @@ import os
 import boto3
 from botocore.exceptions import ClientError
 
-THING_PREFIX = "jitr-"
-POLICY_PREFIX = "jitr-"
+THING_PREFIX = os.environ.get("THING_PREFIX") or "jitr-"
+POLICY_PREFIX = THING_PREFIX
 TOPICS = ("ji/*", "iot/ws")
 WORKABLE = ("PENDING_ACTIVATION", "ACTIVE")
 

@@ -37,6 +37,7 @@ from ...errors import (
 from ...iot.templates import parse_template
 from ...pki import fingerprint_der
 from ..paging import page
+from ..roles import require_assumable
 from . import handles
 
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
@@ -52,7 +53,8 @@ CA_SETTINGS = "ca_certificate_settings"
 
 # AWS's CA ARNs read ``cacert/<id>`` (moto writes ``cert/<id>``).
 CA_ARN_KIND = "cacert"
-# AWS: at most 10 CA certificates with the same subject per account (error type inferred).
+# AWS: at most 10 CA certificates with the same subject per account (RegisterCACertificate's API
+# reference); LimitExceededException is among the operation's modelled errors, the message is ours.
 MAX_CAS_PER_SUBJECT = 10
 MAX_PAGE_SIZE = 250
 # How long an HTTP request waits for the broker's loop to add a CA to its trust store.
@@ -161,6 +163,7 @@ def register_ca_certificate(lab, params: dict) -> dict:
     elif verification_pem:
         raise InvalidRequestException("A verification certificate must not be given in SNI_ONLY certificate mode.")
     config = _registration_config(params.get("registrationConfig"))
+    _require_assumable_role(lab, config)
 
     iot = lab.iot
     ca_id = fingerprint_der(ca.public_bytes(serialization.Encoding.DER))
@@ -245,6 +248,12 @@ def _registration_config(config: dict | None) -> dict[str, str]:
     return config
 
 
+def _require_assumable_role(lab: Any, config: dict | None) -> None:
+    """JITP assumes the registrationConfig's role: a role made seconds ago is refused (`localcore.aws.roles`)."""
+    if config and config.get("roleArn"):
+        require_assumable(lab, [config["roleArn"]])
+
+
 def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
@@ -278,6 +287,7 @@ def update_ca_certificate(lab, params: dict) -> dict:
     if config is not None and remove:
         raise InvalidRequestException("registrationConfig cannot be given together with removeAutoRegistration.")
     new_config = {} if remove else (_registration_config(config) if config is not None else None)
+    _require_assumable_role(lab, new_config)
     with lab.lock:
         ca = _ca(lab, params.get("certificateId"))
         lab.iot.update_ca_certificate(ca.certificate_id, new_status, new_config)

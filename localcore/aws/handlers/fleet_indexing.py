@@ -7,9 +7,12 @@ only; so every operation is answered here. The rules live in `localcore.iot.flee
 documents, configuration and aggregations) and `localcore.iot.index_query` (the query language);
 this module reads the registry, keeps the lab's fleet-indexing state and translates.
 
-The lab indexes synchronously: a query reads the live registry, the shadows as last announced by
-the Device Shadow service, and the last lifecycle event of each client id, so an index is ACTIVE
-as soon as it is enabled and never lags behind (reference 8.2: AWS takes seconds to minutes).
+The lab indexes synchronously unless asked to lag: with the ``index_latency`` delay of
+`localcore.realism` (``LOCALCORE_REALISM=aws``) searches and aggregations see the fleet as a look
+that many seconds earlier saw it, and an index just switched on is ``BUILDING`` for as long, as
+on AWS (reference 8.2: AWS takes seconds to minutes). Otherwise a query reads the live registry,
+the shadows as last announced by the Device Shadow service, and the last lifecycle event of each
+client id, so an index is ACTIVE as soon as it is enabled and never lags behind.
 Shadows and connectivity are observed through `Lab.on_publish` from the first fleet-indexing call
 on; shadows that existed before are read from the store whenever shadow indexing is switched on,
 and clients connected before show ``connected`` without a timestamp.
@@ -26,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from localcore import realism
 from localcore.errors import InvalidRequestException, ResourceNotFoundException
 from localcore.iot import fleet_index as fi
 from localcore.iot.index_query import parse_query
@@ -51,6 +55,12 @@ class FleetIndexing:
     entries: dict[str, tuple[Any, int, tuple[str, ...], fi.ThingEntry]] = field(default_factory=dict)
     # The entries of every thing for one (lab.generation, moto's thing table, number of things).
     snapshot: tuple[tuple[int, int, int], list[fi.ThingEntry]] | None = None
+    # What queries see of each index: the documents as they were ``index_latency`` seconds ago.
+    seen: dict[str, realism.Lagging[list[Any]]] = field(default_factory=lambda: {
+        index: realism.Lagging(lambda: realism.delay("index_latency")) for index in (fi.THINGS_INDEX, fi.GROUPS_INDEX)
+    })
+    # When each index was last switched on (epoch seconds; not kept across restarts).
+    switched_on: dict[str, float] = field(default_factory=dict)
 
 
 def fleet(lab: Any) -> FleetIndexing:
@@ -96,8 +106,11 @@ def _load(state: FleetIndexing, store: Any, saved: dict[str, Any]) -> None:
 def update_indexing_configuration(lab: Any, params: dict) -> dict:
     state = fleet(lab)
     with lab.lock:
+        before = set(state.config.index_names())
         config = state.config.updated(params)
         state.config = config
+        for index in set(config.index_names()) - before:
+            state.switched_on[index] = time.time()
     if config.shadow_indexed:
         for thing in list(lab.iot.things.values()):
             for name in (None, *config.named_shadows):
@@ -115,7 +128,15 @@ def describe_index(lab: Any, params: dict) -> dict:
     name = params["indexName"]
     config = _enabled_index(lab, name)
     schema = config.schema() if name == fi.THINGS_INDEX else fi.GROUPS_SCHEMA
-    return {"indexName": name, "indexStatus": fi.INDEX_STATUS, "schema": schema}
+    return {"indexName": name, "indexStatus": index_status(fleet(lab).switched_on.get(name), time.time()),
+            "schema": schema}
+
+
+def index_status(switched_on: float | None, now: float) -> str:
+    """``BUILDING`` while an index switched on at ``switched_on`` is younger than ``index_latency``, else ACTIVE."""
+    if switched_on is not None and realism.still_pending("index_latency", switched_on, now) > 0:
+        return "BUILDING"
+    return fi.INDEX_STATUS
 
 
 @handles("iot", "ListIndices")
@@ -154,11 +175,14 @@ def _matching(lab: Any, index: str, query_string: str) -> list[Any]:
     """The documents of ``index`` that match the query, ordered by name."""
     config = _enabled_index(lab, index)
     query = parse_query(query_string)
-    if index == fi.GROUPS_INDEX:
-        candidates: Iterable[Any] = _groups(lab)
-    else:
-        state = fleet(lab)
-        candidates = fi.thing_views(_things(lab), config, state.shadows, state.connectivity)
+    state = fleet(lab)
+
+    def documents() -> Iterable[Any]:
+        if index == fi.GROUPS_INDEX:
+            return _groups(lab)
+        return fi.thing_views(_things(lab), config, state.shadows, state.connectivity)
+
+    candidates = state.seen[index].look(time.monotonic(), lambda: list(documents()))
     return sorted((d for d in candidates if query.matches(d)), key=_name)
 
 

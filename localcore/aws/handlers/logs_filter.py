@@ -4,12 +4,18 @@ moto stores the events and selects them by group, stream and time; its pattern m
 plain terms only and lets every JSON pattern through (so ``{$.logLevel = INFO}`` would return
 everything). This handler asks moto for the events with no pattern, matches them with
 `localcore.iot.log_filter`, and pages the result itself.
+
+With the ``log_latency`` delay of `localcore.realism` (``LOCALCORE_REALISM=aws``) an event is
+returned only that many seconds after its ingestion, as CloudWatch Logs makes new events searchable
+after a while [unconfirmed figure].
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from ... import realism
 from ...errors import ResourceNotFoundException
 from ...iot.log_filter import InvalidParameterException, compile_pattern
 from . import handles
@@ -31,6 +37,10 @@ def filter_log_events(lab, params: dict) -> dict:
             raise ResourceNotFoundException("The specified log group does not exist.")
         streams = _stream_names(logs.groups[group], params)
         events = _all_events(logs, group, streams, params.get("startTime"), params.get("endTime")) if streams else []
+    latency = realism.delay("log_latency")
+    if latency:
+        searchable = searchable_before(time.time(), latency)
+        events = [event for event in events if event["ingestionTime"] <= searchable]
     matched = [event for event in events if matcher(event["message"])]
     start = _start_after(matched, params.get("nextToken"), group)
     page = matched[start:start + limit]
@@ -44,6 +54,11 @@ def filter_log_events(lab, params: dict) -> dict:
     if start + limit < len(matched):
         output["nextToken"] = f"{group}{TOKEN_SEPARATOR}{page[-1]['eventId']}"
     return output
+
+
+def searchable_before(now_s: float, latency_s: float) -> int:
+    """The latest ingestion time (epoch ms) of an event FilterLogEvents returns at ``now_s``."""
+    return int((now_s - latency_s) * 1000)
 
 
 def _group_name(params: dict) -> str:

@@ -21,10 +21,27 @@ from ...errors import AwsError, InvalidRequestException, ResourceNotFoundExcepti
 from ...iot.templates import parse_template, resolve
 from ..paging import page
 from ..provisioning import apply_plan
+from ..roles import require_assumable
 from . import handles
 
 REPORT_ROUTE = "/_localcore/registration-reports"
 REPORT_TYPES = ("RESULTS", "ERRORS")
+
+# One bulk registration task runs at a time per account (and region): AWS's developer guide says so
+# ("Only one bulk registration operation task can run at a time (per account)") but not what a
+# second StartThingRegistrationTask answers meanwhile [unconfirmed]. Of the errors the API model
+# lists for the operation (InvalidRequestException, ThrottlingException, UnauthorizedException,
+# InternalFailureException) InvalidRequestException (400) is the one that means "not now, as asked":
+# ThrottlingException is about the call rate, and botocore would retry it on its own, hiding the
+# limit. The model's TaskAlreadyExistsException belongs to the audit and detect mitigation tasks
+# (StartAuditMitigationActionsTask, StartDetectMitigationActionsTask), about a reused task id, and
+# LimitExceededException is not listed for this operation. The message is ours [unconfirmed];
+# clients should not depend on it (`helpers.waits.bulk_task_running` lists the running tasks instead).
+TASK_RUNNING_ERROR = InvalidRequestException
+TASK_RUNNING_MESSAGE = (
+    "Thing registration task {task_id} is still in progress: only one bulk registration task can run at a "
+    "time per account. Wait for it to end (DescribeThingRegistrationTask) or stop it (StopThingRegistrationTask)."
+)
 
 
 @dataclass
@@ -103,6 +120,7 @@ def _check_role(lab, role_arn: str) -> None:
         raise InvalidRequestException(
             f"The role {role_arn} does not exist, so AWS IoT cannot assume it to read the input file."
         ) from None
+    require_assumable(lab, [role_arn])  # a role made seconds ago, under LOCALCORE_REALISM=aws
 
 
 @handles("iot", "StartThingRegistrationTask")
@@ -112,11 +130,9 @@ def start_thing_registration_task(lab, params: dict) -> dict:
     _check_role(lab, params.get("roleArn") or "")
     data = _read_input(lab, params.get("inputFileBucket") or "", params.get("inputFileKey") or "")
     with lab.lock:
-        if any(t.status in ("InProgress", "Cancelling") for t in _tasks(lab).values()):
-            raise InvalidRequestException(
-                "A thing registration task is already in progress; only one may run at a time. "
-                "Wait for it (DescribeThingRegistrationTask) or stop it (StopThingRegistrationTask)."
-            )
+        running = [t for t in _tasks(lab).values() if t.status in ("InProgress", "Cancelling")]
+        if running:
+            raise TASK_RUNNING_ERROR(TASK_RUNNING_MESSAGE.format(task_id=running[0].task_id))
         task = RegistrationTask(
             task_id=str(uuid.uuid4()),
             template_body=body,

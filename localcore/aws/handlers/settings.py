@@ -17,6 +17,7 @@ from ...runtime import EVENT_TYPES
 from .. import registry
 from ..iot_logging import REVISION
 from ..paging import page
+from ..roles import require_assumable
 from . import handles
 
 # [unconfirmed] AWS's limit on resource-specific log targets per account.
@@ -84,6 +85,7 @@ def set_v2_logging_options(lab, params: dict) -> dict:
         "disableAllLogs": bool(params.get("disableAllLogs", False)),
     }
     if params.get("roleArn"):
+        require_assumable(lab, [params["roleArn"]])
         options["roleArn"] = params["roleArn"]
     if params.get("eventConfigurations"):
         for configuration in params["eventConfigurations"]:

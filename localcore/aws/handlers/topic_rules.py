@@ -19,6 +19,7 @@ from localcore.errors import AwsError
 from localcore.iot import rules_sql
 
 from ..paging import page
+from ..roles import require_assumable, role_arns_in
 from . import handles
 
 # AWS's "Creating an AWS IoT rule" page: a rule created without awsIotSqlVersion (AWS CLI,
@@ -30,6 +31,7 @@ LIST_MAX_RESULTS = 10000  # ListTopicRules maxResults range is 1..10000
 @handles("iot", "CreateTopicRule")
 def create_topic_rule(lab: Any, params: dict) -> dict:
     arguments = rule_arguments(params["topicRulePayload"])
+    require_assumable(lab, role_arns_in(params["topicRulePayload"]))
     _moto(lab.iot.create_topic_rule, rule_name=params["ruleName"], **arguments)
     return {}
 
@@ -37,6 +39,7 @@ def create_topic_rule(lab: Any, params: dict) -> dict:
 @handles("iot", "ReplaceTopicRule")
 def replace_topic_rule(lab: Any, params: dict) -> dict:
     arguments = rule_arguments(params["topicRulePayload"])  # before moto deletes the old rule
+    require_assumable(lab, role_arns_in(params["topicRulePayload"]))
     _moto(lab.iot.replace_topic_rule, rule_name=params["ruleName"], **arguments)
     return {}
 

@@ -8,7 +8,7 @@ ws.lambda_.remove_permission(FunctionName=FUNCTION, StatementId=STATEMENT_ID)
 key3 = new_key("rsa")
 cert3 = sign_device_certificate(ca, key3, THIRD)
 save_device(ws, THIRD, cert3 + ca.pem, key3)
-client3 = "jitr-" + certificate_id(cert3)
+client3 = JITR_PREFIX + certificate_id(cert3)
 started = int(time.time() * 1000) - 1000
 try:
     Device.from_workshop(ws, THIRD, client_id=client3).connect()

@@ -6,7 +6,7 @@ import uuid
 
 reboot_key = "jobs/reboot.json"
 ws.s3.put_object(Bucket=BUCKET, Key=reboot_key, Body=json.dumps({"operation": "reboot", "topic": "sys/info"}).encode())
-reboot_job = f"reboot-{uuid.uuid4().hex}"
+reboot_job = ws.name(f"reboot-{uuid.uuid4().hex}")
 ws.iot.create_job(jobId=reboot_job, targets=[group["thingGroupArn"]],
                   documentSource=f"https://s3.amazonaws.com/{BUCKET}/{reboot_key}")
 
