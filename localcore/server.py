@@ -81,7 +81,7 @@ def configure_logging(config: LabConfig) -> None:
     logging.basicConfig(
         level=os.environ.get("LOCALCORE_LOG_LEVEL", "INFO"), format=LOG_FORMAT, handlers=handlers, force=True
     )
-    for noisy in ("amqtt", "transitions", "werkzeug", "botocore", "moto"):
+    for noisy in ("amqtt", "transitions", "werkzeug", "botocore", "moto", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     threading.excepthook = _log_thread_exception
 
