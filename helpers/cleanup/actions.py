@@ -16,7 +16,7 @@ from .. import ledger as L
 from .errors import all_items, error_code, is_gone, settled
 from .items import Item
 from .planning import Step
-from .probes import indexing_modes, probe
+from .probes import indexing_modes, indexing_request, probe
 
 STACK_TIMEOUT_S = {"aws": 900.0, "local": 60.0}  # the lab deletes a stack in a second or two
 SAY_AFTER_S = 3.0
@@ -237,12 +237,7 @@ def _restore_indexing(ws: Any, step: Step) -> str:
         return nothing("its setting before the workshop is unknown: left as it is")
     _unless_restored(ws, step)
     things, groups = indexing_modes(before)
-    configuration = {"thingIndexingMode": things}
-    connectivity = before.get("thingIndexingConfiguration", {}).get("thingConnectivityIndexingMode")
-    if things != "OFF" and connectivity:
-        configuration["thingConnectivityIndexingMode"] = connectivity
-    ws.iot.update_indexing_configuration(thingIndexingConfiguration=configuration,
-                                         thingGroupIndexingConfiguration={"thingGroupIndexingMode": groups})
+    ws.iot.update_indexing_configuration(**indexing_request(before))
     return f"things {things}, groups {groups}"
 
 

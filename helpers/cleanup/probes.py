@@ -8,6 +8,8 @@ of those links lead to something that is not the workshop's.
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -234,12 +236,42 @@ def indexing_modes(configuration: Mapping | None) -> tuple[str, str]:
             configuration.get("thingGroupIndexingConfiguration", {}).get("thingGroupIndexingMode", "OFF"))
 
 
+# What UpdateIndexingConfiguration accepts back of what GetIndexingConfiguration answered
+# (managedFields are AWS's own: read-only).
+RESTORABLE_THING_KEYS = ("thingIndexingMode", "thingConnectivityIndexingMode", "deviceDefenderIndexingMode",
+                         "namedShadowIndexingMode", "customFields", "filter")
+RESTORABLE_GROUP_KEYS = ("thingGroupIndexingMode", "customFields")
+
+
+def indexing_request(configuration: Mapping | None) -> dict[str, dict]:
+    """The UpdateIndexingConfiguration arguments that put ``configuration`` (a GetIndexingConfiguration
+    answer) back: modes and custom fields; with indexing OFF, only the mode (AWS refuses the rest)."""
+    configuration = configuration or {}
+    things_in = configuration.get("thingIndexingConfiguration") or {}
+    groups_in = configuration.get("thingGroupIndexingConfiguration") or {}
+    things = {"thingIndexingMode": things_in.get("thingIndexingMode", "OFF")}
+    if things["thingIndexingMode"] != "OFF":
+        things.update({k: things_in[k] for k in RESTORABLE_THING_KEYS[1:] if things_in.get(k)})
+    groups = {"thingGroupIndexingMode": groups_in.get("thingGroupIndexingMode", "OFF")}
+    if groups["thingGroupIndexingMode"] != "OFF" and groups_in.get("customFields"):
+        groups["customFields"] = groups_in["customFields"]
+    return {"thingIndexingConfiguration": things, "thingGroupIndexingConfiguration": groups}
+
+
+def _same_indexing(a: Mapping | None, b: Mapping | None) -> bool:
+    def canonical(request: dict) -> dict:
+        return {part: {k: sorted(v, key=json.dumps) if k == "customFields" else v for k, v in fields.items()}
+                for part, fields in request.items()}
+    return canonical(indexing_request(a)) == canonical(indexing_request(b))
+
+
 def _indexing(ws: Any, item: Item, cache: dict) -> None:
-    now = indexing_modes(L.read_indexing(ws.iot, {}))
+    current = L.read_indexing(ws.iot, {})
+    now = indexing_modes(current)
     before = item.detail.get("before")
     was = "things {}, groups {}".format(*indexing_modes(before)) if isinstance(before, dict) else _setting(before)
     item.status = f"now things {now[0]}, groups {now[1]}; before the workshop {was}"
-    if isinstance(before, dict) and indexing_modes(before) == now:
+    if isinstance(before, dict) and _same_indexing(before, current):
         raise Gone("as before the workshop")
 
 

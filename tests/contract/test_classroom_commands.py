@@ -102,3 +102,19 @@ def test_expected_failures_are_short_messages(env, tmp_path, capsys):
     assert classroom.main(["setup", "--trainee", "anna", "--work-dir", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "--trainee goes with teardown only" in error and "Traceback" not in error
+
+
+def test_teardown_puts_back_the_indexing_the_class_found_custom_fields_included(lab, env, tmp_path):
+    iot = lab.client("iot")
+    found = {"thingIndexingMode": "REGISTRY", "customFields": [{"name": "attributes.site", "type": "String"}]}
+    iot.update_indexing_configuration(thingIndexingConfiguration=found)
+    instructor = ["--work-dir", str(tmp_path / "instructor")]
+
+    assert classroom.main(["setup", *instructor]) == 0
+    during = iot.get_indexing_configuration()["thingIndexingConfiguration"]
+    assert during["thingIndexingMode"] == "REGISTRY_AND_SHADOW"
+    assert {"name": "shadow.reported.temperature", "type": "Number"} in during["customFields"]
+
+    assert classroom.main(["teardown", *instructor]) == 0
+    after = iot.get_indexing_configuration()["thingIndexingConfiguration"]
+    assert (after["thingIndexingMode"], after.get("customFields")) == ("REGISTRY", found["customFields"])

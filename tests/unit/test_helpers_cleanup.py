@@ -501,3 +501,29 @@ def test_the_summary_counts_per_kind_and_source():
         {"kind": "thing", "source": "ledger", "found": 4, "still there": 3, "the workshop's": 2,
          "not the workshop's": 1, "to clean up": 1, "kept": 1, "names": "a, c, kept-one"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("found", "request_"),
+    [
+        ({}, {"thingIndexingConfiguration": {"thingIndexingMode": "OFF"},
+              "thingGroupIndexingConfiguration": {"thingGroupIndexingMode": "OFF"}}),
+        ({"thingIndexingConfiguration": {"thingIndexingMode": "OFF", "customFields": [{"name": "a", "type": "String"}]}},
+         {"thingIndexingConfiguration": {"thingIndexingMode": "OFF"},
+          "thingGroupIndexingConfiguration": {"thingGroupIndexingMode": "OFF"}}),
+        ({"thingIndexingConfiguration": {"thingIndexingMode": "REGISTRY", "thingConnectivityIndexingMode": "STATUS",
+                                         "customFields": [{"name": "attributes.site", "type": "String"}],
+                                         "managedFields": [{"name": "thingName", "type": "String"}]},
+          "thingGroupIndexingConfiguration": {"thingGroupIndexingMode": "ON",
+                                              "customFields": [{"name": "description", "type": "String"}]}},
+         {"thingIndexingConfiguration": {"thingIndexingMode": "REGISTRY", "thingConnectivityIndexingMode": "STATUS",
+                                         "customFields": [{"name": "attributes.site", "type": "String"}]},
+          "thingGroupIndexingConfiguration": {"thingGroupIndexingMode": "ON",
+                                              "customFields": [{"name": "description", "type": "String"}]}}),
+    ],
+    ids=["never-set", "off-keeps-only-the-mode", "modes-and-custom-fields-not-managed-ones"],
+)
+def test_the_indexing_found_becomes_the_request_that_restores_it(found, request_):
+    from helpers.cleanup.probes import indexing_request
+
+    assert indexing_request(found) == request_
