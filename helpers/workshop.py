@@ -404,14 +404,19 @@ class Workshop:
     # -- status
 
     def counts(self) -> dict[str, int | str]:
-        """How many things, certificates, policies and thing groups the backend holds."""
-        listings = {"things": ("list_things", "things"), "certificates": ("list_certificates", "certificates"),
-                    "policies": ("list_policies", "policies"), "thing groups": ("list_thing_groups", "thingGroups")}
+        """How many things, certificates, policies and thing groups the backend holds: with a prefix,
+        only the things, policies and groups named with it (a shared account holds classmates' too;
+        certificates have no name, so they are counted account-wide)."""
+        listings = {"things": ("list_things", "things", "thingName"),
+                    "certificates": ("list_certificates", "certificates", None),
+                    "policies": ("list_policies", "policies", "policyName"),
+                    "thing groups": ("list_thing_groups", "thingGroups", "groupName")}
         counts: dict[str, int | str] = {}
-        for label, (operation, key) in listings.items():
+        for label, (operation, key, name_key) in listings.items():
             try:
-                pages = self.iot.get_paginator(operation).paginate()
-                counts[label] = sum(len(page.get(key, [])) for page in pages)
+                items = [item for page in self.iot.get_paginator(operation).paginate() for item in page.get(key, [])]
+                mine = [i for i in items if name_key is None or str(i.get(name_key, "")).startswith(self.prefix)]
+                counts[label] = len(mine)
             except Exception as error:  # noqa: BLE001 - a panel shows what it can
                 counts[label] = f"? ({type(error).__name__})"
         return counts
@@ -433,6 +438,8 @@ class Workshop:
         """Backend, account, endpoints, root CA and registry counts, as HTML or text."""
         items = self._summary()
         items["account"] = self.account_id
+        if self.prefix:
+            items["counted"] = f"names starting {self.prefix} (certificates: the whole account)"
         items.update(self.counts())
         return Panel("Workshop status", items)
 

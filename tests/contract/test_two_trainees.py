@@ -299,3 +299,15 @@ def test_annas_clean_up_leaves_every_one_of_bens_resources(trainees, fleet):
     ben.s3.head_bucket(Bucket=ben.stack_outputs["S3Bucket"])
     assert provisioning_state(ben, ben.iot.list_certificates_by_ca(
         caCertificateId=setups["ben"]["ca"].certificate_id)["certificates"][0]["certificateId"])["status"] == "ACTIVE"
+
+
+def test_the_status_panel_counts_a_trainees_own_things_policies_and_groups(lab, tmp_path):
+    anna, ben = connect_to(lab, tmp_path / "anna", "anna-"), connect_to(lab, tmp_path / "ben", "ben-")
+    before = anna.counts()
+    ben.iot.create_thing(thingName=ben.name("counted-not"))
+    ben.iot.create_thing_group(thingGroupName=ben.name("counted-not"))
+    anna.iot.create_thing(thingName=anna.name("counted"))
+
+    after = anna.counts()
+    assert (after["things"], after["thing groups"]) == (before["things"] + 1, before["thing groups"])
+    assert "names starting anna-" in str(anna.status_panel())
