@@ -1,0 +1,255 @@
+"""Step Functions runs state machines: moto's ASL interpreter, its tasks calling back into the lab.
+
+moto 5 keeps state machines as records unless ``execute_state_machine`` is set; then its parser
+(``moto.stepfunctions.parser``) interprets the Amazon States Language, one thread per execution, so
+StartExecution returns at once and DescribeExecution shows RUNNING, then SUCCEEDED or FAILED. Its
+``aws-sdk:*`` and optimised ``dynamodb:*`` tasks make boto3 calls; moto points them at
+``localhost:$MOTO_PORT``. Here they go to the lab's own HTTP endpoint on loopback with the lab's
+credentials, so an IoT, S3 or DynamoDB task is one more request through the lab's front (validation,
+the state gate, the registry events), never the internet. werkzeug serves each request on its own
+thread, and an execution thread holds nothing while its call is answered, so a call cannot deadlock.
+
+Fixes for what the kit's state machines need:
+- errors of ``aws-sdk`` tasks are named as AWS names them, ``<ServiceName>.<ErrorCode>`` with an
+  ``Exception`` suffix (``Iot.ResourceNotFoundException``, ``S3.NoSuchKeyException``); moto named
+  them after the lower-case service (``iot.ResourceNotFoundException``), which no Retry or Catch
+  written for AWS would match;
+- an interpreter crash ends the execution FAILED (``States.Runtime``) instead of RUNNING for ever;
+- an execution that ends tells the saver, so its outcome survives a restart.
+
+Persistence: state machines are saved with the other moto backends. An execution is saved as its
+record (status, input, output, error, cause, history). One still RUNNING when the lab stopped
+cannot resume (its thread is gone): it comes back FAILED with ``LAB_RESTART_ERROR`` and a cause
+saying so (lab-only; AWS keeps running executions).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import sys
+from typing import Any
+
+from moto.core.config import default_user_config
+
+from . import PATCHED, _replace, when_imported, wrap_around
+
+log = logging.getLogger("localcore.stepfunctions")
+
+SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+TASK = f"{SERVICE}.state_task_service"
+AWS_SDK = f"{SERVICE}.state_task_service_aws_sdk"
+DYNAMODB = f"{SERVICE}.state_task_service_dynamodb"
+EXECUTION = "moto.stepfunctions.parser.backend.execution"
+WORKER = "moto.stepfunctions.parser.backend.execution_worker"
+
+# The PascalCase service names of aws-sdk error names, for the services the kit's machines call.
+# Others: first letter upper-cased [unconfirmed: AWS's names for services not listed here].
+SERVICE_ERROR_NAMES = {
+    "iot": "Iot", "s3": "S3", "dynamodb": "DynamoDb", "sfn": "Sfn", "lambda": "Lambda", "sns": "Sns",
+    "sqs": "Sqs", "iam": "Iam", "sts": "Sts", "iotdata": "IotData", "iotdataplane": "IotDataPlane",
+}
+LAB_RESTART_ERROR = "States.Runtime"  # [unconfirmed] lab-only situation; AWS has no restart
+LAB_RESTART_CAUSE = (
+    "The local lab stopped while this execution was running; the lab does not resume executions "
+    "after a restart. Start the execution again."
+)
+
+
+def aws_sdk_error_name(service: str, code: str) -> str:
+    """``Iot.ResourceNotFoundException`` for (``iot``, ``ResourceNotFoundException``)."""
+    prefix = SERVICE_ERROR_NAMES.get(service.lower()) or service[:1].upper() + service[1:]
+    return f"{prefix}.{code if code.endswith('Exception') else code + 'Exception'}"
+
+
+def _client_for(lab: Any):
+    def boto_client_for(region: str, service: str, state_credentials: Any = None):
+        import boto3
+        from botocore.config import Config
+
+        from ...config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=lab.config.http_url,
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+            config=Config(retries={"max_attempts": 0, "total_max_attempts": 1}, connect_timeout=10,
+                          read_timeout=60, parameter_validation=False),
+        )
+
+    return boto_client_for
+
+
+_models: dict[str, Any] = {}
+
+
+def _operation_model(service: str, snake_action: str):
+    """botocore's model of ``service``'s operation named ``snake_action`` (``create_thing``), or None."""
+    from botocore import xform_name
+    from botocore.session import get_session
+
+    if service not in _models:
+        _models[service] = get_session().get_service_model(service)
+    model = _models[service]
+    for name in model.operation_names:
+        if xform_name(name) == snake_action:
+            return model.operation_model(name)
+    return None
+
+
+def _normalise_parameters(original, self, parameters, boto_service_name=None, service_action_name=None):
+    """Task parameters in Step Functions' PascalCase (``ThingName``) to the SDK's names (``thingName``)."""
+    original(self, parameters, boto_service_name=boto_service_name, service_action_name=service_action_name)
+    operation = _operation_model(self._get_boto_service_name(boto_service_name),
+                                 self._get_boto_service_action(service_action_name))
+    if operation is not None and operation.input_shape is not None:
+        self._to_boto_request(parameters, operation.input_shape)
+
+
+def _normalise_response(original, self, response, boto_service_name=None, service_action_name=None):
+    """The SDK's answer in Step Functions' PascalCase (``certificateArn`` → ``CertificateArn``), as AWS
+    hands aws-sdk results to the state."""
+    original(self, response, boto_service_name=boto_service_name, service_action_name=service_action_name)
+    operation = _operation_model(self._get_boto_service_name(boto_service_name),
+                                 self._get_boto_service_action(service_action_name))
+    if operation is not None and operation.output_shape is not None:
+        self._from_boto_response(response, operation.output_shape)
+
+
+def _request_value(original, self, request_value, value_shape):
+    """A string for a blob member (S3 PutObject's ``Body``) is sent as its UTF-8 text, as AWS does;
+    moto JSON-encoded it (quotes and escaped new lines in the stored object)."""
+    if getattr(value_shape, "type_name", None) == "blob" and isinstance(request_value, str):
+        return request_value.encode()
+    return original(self, request_value, value_shape)
+
+
+def _aws_sdk_from_error(original, self, env, ex):
+    from botocore.exceptions import ClientError
+
+    event = original(self, env, ex)
+    if isinstance(ex, ClientError):
+        code = ex.response.get("Error", {}).get("Code") or type(ex).__name__
+        name = aws_sdk_error_name(self.resource.api_name, code)
+        from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+
+        event.error_name = CustomErrorName(name)
+        details = event.event_details.get("taskFailedEventDetails") if event.event_details else None
+        if details is not None:
+            details["error"] = name
+    return event
+
+
+def _guarded_logic(original, self):
+    """The execution thread: an interpreter crash fails the execution instead of leaving it RUNNING."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+
+    try:
+        original(self)
+    except Exception as exc:  # noqa: BLE001 - the thread would die silently
+        log.warning("state machine execution crashed in the interpreter", exc_info=True)
+        execution = getattr(self._execution_communication, "execution", None)
+        if execution is not None and execution.exec_status == ExecutionStatus.RUNNING:
+            execution.exec_status = ExecutionStatus.FAILED
+            execution.error = "States.Runtime"
+            execution.cause = f"The lab's Step Functions interpreter failed: {type(exc).__name__}: {exc}"
+            execution.stop_date = datetime.datetime.now(tz=datetime.timezone.utc)
+    finally:
+        _tell_saver()
+
+
+def _tell_saver() -> None:
+    from . import current_lab
+
+    lab = current_lab()
+    if lab is not None:
+        lab.changed()
+
+
+# -- persistence ----------------------------------------------------------------------------------
+_DROPPED = ("exec_worker", "_cloud_watch_logging_session")
+
+
+def _reduce_execution(execution) -> tuple:
+    state = {k: v for k, v in vars(execution).items() if k not in _DROPPED}
+    worker = getattr(execution, "exec_worker", None)
+    env = getattr(worker, "env", None)
+    if env is not None:
+        state["_saved_history"] = [dict(event) for event in env.event_manager.get_event_history()]
+    state["_activity_store"] = {}
+    return _load_execution, (type(execution), state)
+
+
+def _load_execution(cls, state: dict):
+    from moto.stepfunctions.parser.api import ExecutionStatus
+
+    execution = cls.__new__(cls)
+    vars(execution).update(state)
+    execution.exec_worker = None
+    execution._cloud_watch_logging_session = None
+    execution.__dict__.setdefault("_saved_history", [])
+    if execution.exec_status == ExecutionStatus.RUNNING:
+        _fail_interrupted(execution)
+    return execution
+
+
+def _fail_interrupted(execution) -> None:
+    from moto.stepfunctions.parser.api import ExecutionStatus
+
+    now = datetime.datetime.now(tz=datetime.timezone.utc)
+    execution.exec_status, execution.stop_date = ExecutionStatus.FAILED, now
+    execution.error, execution.cause = LAB_RESTART_ERROR, LAB_RESTART_CAUSE
+    history = execution._saved_history
+    last = history[-1]["id"] if history else 0
+    history.append({
+        "id": last + 1, "previousEventId": last, "type": "ExecutionFailed", "timestamp": now,
+        "executionFailedEventDetails": {"error": LAB_RESTART_ERROR, "cause": LAB_RESTART_CAUSE},
+    })
+
+
+def _history(original, self):
+    if getattr(self, "exec_worker", None) is None and hasattr(self, "_saved_history"):
+        return {"events": list(self._saved_history)}
+    return original(self)
+
+
+def _stop(original, self, stop_date, error, cause):
+    if getattr(self, "exec_worker", None) is None:  # a saved record: nothing runs
+        return None
+    return original(self, stop_date, error, cause)
+
+
+def _register_reducers() -> None:
+    from ...persistence import snapshot
+    from moto.stepfunctions.parser.backend import execution as module
+
+    for cls in (module.Execution, module.SyncExecution):
+        snapshot.register_reducer(cls, _reduce_execution)
+
+
+def install(lab: Any) -> None:
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    client = _client_for(lab)
+
+    def point_at_lab(module: str) -> None:
+        # called while ``module`` executes: its package does not hold it as an attribute yet
+        owner = sys.modules[module]
+        if not hasattr(owner, "boto_client_for"):
+            raise RuntimeError(f"moto changed: {module}.boto_client_for is gone; update localcore/aws/moto_patches.")
+        parent, _, name = module.rpartition(".")
+        if (parent, name, "boto_client_for") not in PATCHED:
+            PATCHED.append((parent, name, "boto_client_for"))
+        _replace(owner, "boto_client_for", lambda _original: client)
+
+    for name, around in (("_normalise_parameters", _normalise_parameters),
+                         ("_normalise_response", _normalise_response), ("_to_boto_request_value", _request_value)):
+        when_imported(TASK, lambda name=name, around=around: wrap_around(TASK, "StateTaskService", name, around))
+    when_imported(AWS_SDK, lambda: point_at_lab(AWS_SDK))
+    when_imported(AWS_SDK, lambda: wrap_around(AWS_SDK, "StateTaskServiceAwsSdk", "_from_error", _aws_sdk_from_error))
+    when_imported(DYNAMODB, lambda: point_at_lab(DYNAMODB))
+    when_imported(WORKER, lambda: wrap_around(WORKER, "ExecutionWorker", "_execution_logic", _guarded_logic))
+    when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "to_history_output", _history))
+    when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "stop", _stop))
+    when_imported(EXECUTION, _register_reducers)
