@@ -15,7 +15,11 @@ Fixes for what the kit's state machines need:
   them after the lower-case service (``iot.ResourceNotFoundException``), which no Retry or Catch
   written for AWS would match;
 - an interpreter crash ends the execution FAILED (``States.Runtime``) instead of RUNNING for ever;
-- an execution that ends tells the saver, so its outcome survives a restart.
+- an execution that ends tells the saver, so its outcome survives a restart;
+- task parameters and results in Step Functions' PascalCase (moto's copy of the interpreter left the
+  SDK-name mapping out), and a string ``Body`` stored as its text;
+- ``AWS::StepFunctions::StateMachine`` in CloudFormation creates the machine where the API (and the
+  interpreter) finds it, from ``DefinitionString`` or ``Definition`` with ``DefinitionSubstitutions``.
 
 Persistence: state machines are saved with the other moto backends. An execution is saved as its
 record (status, input, output, error, cause, history). One still RUNNING when the lab stopped
@@ -26,17 +30,19 @@ saying so (lab-only; AWS keeps running executions).
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import sys
 from typing import Any
 
 from moto.core.config import default_user_config
 
-from . import PATCHED, _replace, when_imported, wrap_around
+from . import PATCHED, _replace, when_imported, wrap_around, wrap_classmethod
 
 log = logging.getLogger("localcore.stepfunctions")
 
 SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+MODELS = "moto.stepfunctions.models"
 TASK = f"{SERVICE}.state_task_service"
 AWS_SDK = f"{SERVICE}.state_task_service_aws_sdk"
 DYNAMODB = f"{SERVICE}.state_task_service_dynamodb"
@@ -168,6 +174,54 @@ def _tell_saver() -> None:
         lab.changed()
 
 
+# -- CloudFormation ---------------------------------------------------------------------------------
+def definition_of(properties: dict) -> str:
+    """An ``AWS::StepFunctions::StateMachine``'s definition as text: ``DefinitionString``, or
+    ``Definition`` (a JSON object in the template), with each ``${key}`` of ``DefinitionSubstitutions``
+    replaced by its value, as CloudFormation does."""
+    definition = properties.get("DefinitionString")
+    if definition is None:
+        definition = json.dumps(properties.get("Definition") or {}, indent=2)
+    for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+        definition = definition.replace("${" + key + "}", str(value).lower() if isinstance(value, bool) else str(value))
+    return definition
+
+
+def _executing_backend(account_id: str, region_name: str):
+    """The backend the API uses (the executing one): moto's CloudFormation model wrote to the other."""
+    from moto.stepfunctions.responses import get_backend
+
+    return get_backend(account_id, region_name)
+
+
+def _cfn_create(original, cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    from moto.stepfunctions.utils import cfn_to_api_tags
+
+    properties = cloudformation_json.get("Properties") or {}
+    return _executing_backend(account_id, region_name).create_state_machine(
+        name=properties.get("StateMachineName", resource_name),
+        definition=definition_of(properties),
+        roleArn=properties.get("RoleArn", ""),
+        tags=cfn_to_api_tags(properties.get("Tags") or []),
+        sm_type=properties.get("StateMachineType") or "STANDARD",
+    )
+
+
+def _cfn_delete(original, cls, resource_name, cloudformation_json, account_id, region_name):
+    _executing_backend(account_id, region_name).delete_state_machine(resource_name)
+
+
+def _cfn_update(original, cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    properties = cloudformation_json.get("Properties") or {}
+    name = properties.get("StateMachineName", original_resource.name)
+    if name != original_resource.name:  # a replacement
+        new = cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
+        cls.delete_from_cloudformation_json(original_resource.arn, cloudformation_json, account_id, region_name)
+        return new
+    return _executing_backend(account_id, region_name).update_state_machine(
+        original_resource.arn, definition=definition_of(properties), role_arn=properties.get("RoleArn"))
+
+
 # -- persistence ----------------------------------------------------------------------------------
 _DROPPED = ("exec_worker", "_cloud_watch_logging_session")
 
@@ -253,3 +307,7 @@ def install(lab: Any) -> None:
     when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "to_history_output", _history))
     when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "stop", _stop))
     when_imported(EXECUTION, _register_reducers)
+    for name, around in (("create_from_cloudformation_json", _cfn_create),
+                         ("delete_from_cloudformation_json", _cfn_delete),
+                         ("update_from_cloudformation_json", _cfn_update)):
+        when_imported(MODELS, lambda name=name, around=around: wrap_classmethod(MODELS, "StateMachine", name, around))
