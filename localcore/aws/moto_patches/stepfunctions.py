@@ -33,15 +33,19 @@ import datetime
 import json
 import logging
 import sys
+import uuid
 from typing import Any
 
 from moto.core.config import default_user_config
 
-from . import PATCHED, _replace, when_imported, wrap_around, wrap_classmethod
+from . import PATCHED, _originals, when_imported, wrap_around, wrap_classmethod
 
 log = logging.getLogger("localcore.stepfunctions")
 
 SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+JSON_PATH = "moto.stepfunctions.parser.asl.utils.json_path"
+FAIL = "moto.stepfunctions.parser.asl.component.state.fail.state_fail"
+PARSER_MODELS = "moto.stepfunctions.parser.models"
 MODELS = "moto.stepfunctions.models"
 TASK = f"{SERVICE}.state_task_service"
 AWS_SDK = f"{SERVICE}.state_task_service_aws_sdk"
@@ -174,6 +178,55 @@ def _tell_saver() -> None:
         lab.changed()
 
 
+def _start_execution(original, self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+    """An execution started without a name gets a UUID, as in AWS (moto named it ``None``)."""
+    return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+
+def _extract_json(path, data):
+    """moto's ``extract_json`` with AWS's answer for a definite path (no wildcard, slice, filter or
+    ``..``): its one value. moto answered a list for a path through an array index (``$[0].name``,
+    what a Parallel state's ResultSelector reads), so ``"thingName.$": "$[0].thingName"`` became
+    ``["bot1"]``. This function's code replaces moto's (it runs with that module's globals)."""
+    input_expr = parse(path)  # noqa: F821 - moto's json_path module globals
+    matches = input_expr.find(data)
+    if not matches:
+        if _contains_slice_or_wildcard_array(path):  # noqa: F821
+            return []
+        raise NoSuchJsonPathError(json_path=path, data=data)  # noqa: F821
+    if len(matches) == 1 and re.search(r"\*|\.\.|\?\(|\[[^\]]*[:,]", path) is None:  # noqa: F821
+        return matches[0].value
+    if (len(matches) > 1 or isinstance(matches[0].path, Index)  # noqa: F821
+            or (matches[0].context and isinstance(matches[0].context.path, Index))):  # noqa: F821
+        value = [match.value for match in matches]
+        if _is_singleton_array_access(path=path) and len(value) == 1:  # noqa: F821
+            value = value[0]
+        return value
+    return matches[0].value
+
+
+def _fix_extract_json() -> None:
+    module = sys.modules[JSON_PATH]
+    function = module.extract_json
+    for name in ("parse", "NoSuchJsonPathError", "_contains_slice_or_wildcard_array", "Index",
+                 "_is_singleton_array_access", "re"):
+        if not hasattr(module, name):
+            raise RuntimeError(f"moto changed: {JSON_PATH}.{name} is gone; update localcore/aws/moto_patches.")
+    _originals.setdefault((function, "__code__"), function.__code__)
+    function.__code__ = _extract_json.__code__
+
+
+def _start_details(original, self):
+    """``$$.Execution.StartTime`` is ISO 8601 text as in AWS (``2026-12-03T07:59:01.123Z``); moto put
+    a datetime there, which a DynamoDB task could not even send."""
+    details = original(self)
+    start = details.start_time
+    if isinstance(start, datetime.datetime):
+        start = start.astimezone(datetime.timezone.utc)
+        details.start_time = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z"
+    return details
+
+
 # -- CloudFormation ---------------------------------------------------------------------------------
 def definition_of(properties: dict) -> str:
     """An ``AWS::StepFunctions::StateMachine``'s definition as text: ``DefinitionString``, or
@@ -283,19 +336,40 @@ def _register_reducers() -> None:
         snapshot.register_reducer(cls, _reduce_execution)
 
 
+def _replace_global(module: str, attribute: str, make) -> None:
+    """Replace a name a moto module imported (called while ``module`` executes: its package does not
+    hold it as an attribute yet, so it is looked up in ``sys.modules``)."""
+    owner = sys.modules[module]
+    if not hasattr(owner, attribute):
+        raise RuntimeError(f"moto changed: {module}.{attribute} is gone; update localcore/aws/moto_patches.")
+    parent, _, name = module.rpartition(".")
+    if (parent, name, attribute) not in PATCHED:
+        PATCHED.append((parent, name, attribute))
+    current = getattr(owner, attribute)
+    _originals.setdefault((owner, attribute), current)  # `reset` puts it back
+    setattr(owner, attribute, make(current))
+
+
+def _fail_error_name(original):
+    """A Fail state's ``ErrorPath`` may name any error, a ``States.`` one included (re-raising a caught
+    ``States.TaskFailed``); moto's Fail state crashed on it. Static ``Error`` fields are still checked
+    when the definition is parsed."""
+
+    class FailErrorName(original):
+        def __init__(self, error_name):
+            ErrorName.__init__(self, error_name=error_name)
+
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+
+    return FailErrorName
+
+
 def install(lab: Any) -> None:
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     client = _client_for(lab)
 
     def point_at_lab(module: str) -> None:
-        # called while ``module`` executes: its package does not hold it as an attribute yet
-        owner = sys.modules[module]
-        if not hasattr(owner, "boto_client_for"):
-            raise RuntimeError(f"moto changed: {module}.boto_client_for is gone; update localcore/aws/moto_patches.")
-        parent, _, name = module.rpartition(".")
-        if (parent, name, "boto_client_for") not in PATCHED:
-            PATCHED.append((parent, name, "boto_client_for"))
-        _replace(owner, "boto_client_for", lambda _original: client)
+        _replace_global(module, "boto_client_for", lambda _original: client)
 
     for name, around in (("_normalise_parameters", _normalise_parameters),
                          ("_normalise_response", _normalise_response), ("_to_boto_request_value", _request_value)):
@@ -303,10 +377,14 @@ def install(lab: Any) -> None:
     when_imported(AWS_SDK, lambda: point_at_lab(AWS_SDK))
     when_imported(AWS_SDK, lambda: wrap_around(AWS_SDK, "StateTaskServiceAwsSdk", "_from_error", _aws_sdk_from_error))
     when_imported(DYNAMODB, lambda: point_at_lab(DYNAMODB))
+    when_imported(FAIL, lambda: _replace_global(FAIL, "CustomErrorName", _fail_error_name))
     when_imported(WORKER, lambda: wrap_around(WORKER, "ExecutionWorker", "_execution_logic", _guarded_logic))
     when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "to_history_output", _history))
     when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "stop", _stop))
     when_imported(EXECUTION, _register_reducers)
+    when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "get_start_execution_details", _start_details))
+    when_imported(JSON_PATH, _fix_extract_json)
+    when_imported(PARSER_MODELS, lambda: wrap_around(PARSER_MODELS, "StepFunctionsParserBackend", "start_execution", _start_execution))
     for name, around in (("create_from_cloudformation_json", _cfn_create),
                          ("delete_from_cloudformation_json", _cfn_delete),
                          ("update_from_cloudformation_json", _cfn_update)):
