@@ -45,7 +45,15 @@ def deploy(aws: Cli, prefix: str) -> dict[str, str]:
 
 
 def tear_down(aws: Cli, prefix: str, outputs: dict[str, str]) -> None:
-    s3 = aws.client("s3")
+    """Remove the bots a failed test left (with RemoveBot), empty the bucket, delete the stack."""
+    sfn, s3 = aws.client("stepfunctions"), aws.client("s3")
+    for item in aws.client("dynamodb").scan(TableName=outputs["BotsTableName"]).get("Items", []):
+        started = sfn.start_execution(stateMachineArn=outputs["RemoveBotArn"],
+                                      input=json.dumps({"thingName": item["thingName"]["S"]}))
+        deadline = time.monotonic() + EXECUTION_S
+        while sfn.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
     for item in s3.list_objects_v2(Bucket=outputs["BotsBucketName"]).get("Contents", []):
         s3.delete_object(Bucket=outputs["BotsBucketName"], Key=item["Key"])
     aws("cloudformation", "delete-stack", "--stack-name", f"{prefix}-bots")
@@ -107,8 +115,7 @@ def connect(lab, folder: Path, client_id: str, cert_pem: str, key_pem: str) -> i
     cert = write_secret(folder / f"{client_id}.crt", cert_pem)
     key = write_secret(folder / f"{client_id}.key", key_pem)
     got: queue.Queue = queue.Queue()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, reconnect_on_failure=False,
-                         protocol=mqtt.MQTTv5)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, reconnect_on_failure=False)
     client.tls_set(ca_certs=str(lab.root_ca), certfile=str(cert), keyfile=str(key))
     client.on_connect = lambda c, u, flags, rc, props: got.put(("connack", rc.value))
     client.on_disconnect = lambda c, u, flags, rc, props: got.put(("gone", rc.value))
