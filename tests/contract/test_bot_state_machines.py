@@ -256,3 +256,39 @@ def test_start_execution_answers_before_the_execution_ends(aws, stack):
     listed = sfn.list_executions(stateMachineArn=outputs["ProvisionBotArn"])["executions"]
     assert any(e["executionArn"] == started["executionArn"] and e["status"] == "SUCCEEDED" for e in listed)
     assert run(aws, outputs["RemoveBotArn"], name)["status"] == "SUCCEEDED"
+
+
+def test_state_machines_and_executions_survive_a_restart(tmp_path):
+    """A lab of its own, stopped and started again: the machines, a finished execution (status,
+    output, history) are back, and RemoveBot still removes the bot provisioned before the restart."""
+    from labfixture import RunningLab, free_port
+    from localcore import lifecycle
+    from localcore.config import LabConfig
+
+    config = LabConfig(home=tmp_path / "lab", http_port=free_port(), mqtt_port=free_port(), ws_port=free_port())
+    lab = RunningLab(config, lifecycle.start(config, quiet=True))
+    try:
+        aws = Cli(lab)
+        prefix, name = unique("r"), unique("bot")
+        outputs = deploy(aws, prefix)
+        done = run(aws, outputs["ProvisionBotArn"], name)
+        assert done["status"] == "SUCCEEDED", done
+        before = history(aws, done["executionArn"])
+
+        assert lifecycle.stop(config, quiet=True)
+        lab.info = lifecycle.start(config, quiet=True)
+        aws = Cli(lab)
+
+        machines = {m["name"] for m in aws("stepfunctions", "list-state-machines")["stateMachines"]}
+        assert {f"{prefix}-ProvisionBot", f"{prefix}-RemoveBot"} <= machines
+        again = aws("stepfunctions", "describe-execution", "--execution-arn", done["executionArn"])
+        assert (again["status"], again["output"]) == ("SUCCEEDED", done["output"])
+        after = history(aws, done["executionArn"])
+        assert [(e["id"], e["type"]) for e in after] == [(e["id"], e["type"]) for e in before]
+        assert entered(after) == entered(before)
+
+        removed = run(aws, outputs["RemoveBotArn"], name)
+        assert removed["status"] == "SUCCEEDED", removed
+        assert aws.fails("iot", "describe-thing", "--thing-name", name).stderr.count("ResourceNotFoundException")
+    finally:
+        lifecycle.stop(config, quiet=True)
