@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ["lab_start.py", "iam_managed_policies.py", "bulk.py", "broker.py", "search_index.py", "persistence.py",
-           "request_validation.py", "notebook_sequence.py", "class_rehearsal.py"]
+           "request_validation.py", "bots.py", "notebook_sequence.py", "class_rehearsal.py"]
 
 
 def main() -> int:

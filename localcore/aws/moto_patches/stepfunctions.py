@@ -33,6 +33,7 @@ import datetime
 import json
 import logging
 import sys
+import threading
 import uuid
 from typing import Any
 
@@ -73,23 +74,35 @@ def aws_sdk_error_name(service: str, code: str) -> str:
 
 
 def _client_for(lab: Any):
+    """moto's ``boto_client_for``, pointed at the lab. Clients are made once per service and region
+    (making one reads botocore's models: tens of ms) and shared; botocore clients are thread-safe."""
+    made: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
     def boto_client_for(region: str, service: str, state_credentials: Any = None):
-        import boto3
-        from botocore.config import Config
-
-        from ...config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
-
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=lab.config.http_url,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
-            config=Config(retries={"max_attempts": 0, "total_max_attempts": 1}, connect_timeout=10,
-                          read_timeout=60, parameter_validation=False),
-        )
+        with lock:
+            if (service, region) not in made:
+                made[(service, region)] = _new_client(lab, region, service)
+            return made[(service, region)]
 
     return boto_client_for
+
+
+def _new_client(lab: Any, region: str, service: str):
+    import boto3
+    from botocore.config import Config
+
+    from ...config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=lab.config.http_url,
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+        config=Config(retries={"max_attempts": 0, "total_max_attempts": 1}, connect_timeout=10,
+                      read_timeout=60, parameter_validation=False, max_pool_connections=50),
+    )
 
 
 _models: dict[str, Any] = {}
