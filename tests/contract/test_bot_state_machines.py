@@ -44,7 +44,7 @@ def deploy(aws: Cli, prefix: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
 
-def tear_down(aws: Cli, prefix: str, outputs: dict[str, str]) -> None:
+def tear_down(aws: Cli, prefix: str, outputs: dict[str, str], stack_name: str | None = None) -> None:
     """Remove the bots a failed test left (with RemoveBot), empty the bucket, delete the stack."""
     sfn, s3 = aws.client("stepfunctions"), aws.client("s3")
     for item in aws.client("dynamodb").scan(TableName=outputs["BotsTableName"]).get("Items", []):
@@ -56,9 +56,9 @@ def tear_down(aws: Cli, prefix: str, outputs: dict[str, str]) -> None:
             time.sleep(0.2)
     for item in s3.list_objects_v2(Bucket=outputs["BotsBucketName"]).get("Contents", []):
         s3.delete_object(Bucket=outputs["BotsBucketName"], Key=item["Key"])
-    aws("cloudformation", "delete-stack", "--stack-name", f"{prefix}-bots")
+    aws("cloudformation", "delete-stack", "--stack-name", stack_name or f"{prefix}-bots")
     deadline = time.monotonic() + 60
-    while any(s["StackName"] == f"{prefix}-bots" for s in aws.client("cloudformation").list_stacks(
+    while any(s["StackName"] == (stack_name or f"{prefix}-bots") for s in aws.client("cloudformation").list_stacks(
             StackStatusFilter=["CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_FAILED"])["StackSummaries"]):
         assert time.monotonic() < deadline, "the bots stack was not deleted within 60 s"
         time.sleep(0.2)
@@ -110,28 +110,41 @@ def aws(lab):
     cli.assert_serving()
 
 
-def connect(lab, folder: Path, client_id: str, cert_pem: str, key_pem: str) -> int:
-    """CONNACK reason code of an mTLS connection with this key pair (0: accepted)."""
-    cert = write_secret(folder / f"{client_id}.crt", cert_pem)
-    key = write_secret(folder / f"{client_id}.key", key_pem)
-    got: queue.Queue = queue.Queue()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, reconnect_on_failure=False)
-    client.tls_set(ca_certs=str(lab.root_ca), certfile=str(cert), keyfile=str(key))
-    client.on_connect = lambda c, u, flags, rc, props: got.put(("connack", rc.value))
-    client.on_disconnect = lambda c, u, flags, rc, props: got.put(("gone", rc.value))
-    client.on_publish = lambda c, u, mid, rc, props: got.put(("puback", rc.value))
-    client.connect(lab.mqtt_host, lab.mqtt_port, keepalive=30)
-    client.loop_start()
-    try:
-        kind, code = got.get(timeout=WAIT_S)
+class Bot:
+    """An mTLS MQTT connection with a bot's key pair; ``events`` gets connack/puback/gone."""
+
+    def __init__(self, lab, folder: Path, client_id: str, cert_pem: str, key_pem: str) -> None:
+        cert = write_secret(folder / f"{client_id}.crt", cert_pem)
+        key = write_secret(folder / f"{client_id}.key", key_pem)
+        self.client_id, self.events = client_id, queue.Queue()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, reconnect_on_failure=False)
+        self.client.tls_set(ca_certs=str(lab.root_ca), certfile=str(cert), keyfile=str(key))
+        self.client.on_connect = lambda c, u, flags, rc, props: self.events.put(("connack", rc.value))
+        self.client.on_disconnect = lambda c, u, flags, rc, props: self.events.put(("gone", rc.value))
+        self.client.on_publish = lambda c, u, mid, rc, props: self.events.put(("puback", rc.value))
+        self.client.connect(lab.mqtt_host, lab.mqtt_port, keepalive=30)
+        self.client.loop_start()
+
+    def connack(self) -> int:
+        """CONNACK reason code (0: accepted); an accepted bot's heartbeat must be acknowledged."""
+        kind, code = self.events.get(timeout=WAIT_S)
         if kind == "connack" and code == 0:
-            info = client.publish(f"bots/{client_id}/heartbeat", json.dumps({"thingName": client_id}), qos=1)
+            info = self.client.publish(f"bots/{self.client_id}/heartbeat", json.dumps({"thingName": self.client_id}), qos=1)
             assert info.rc == 0
-            assert got.get(timeout=WAIT_S) == ("puback", 0), "the bot's heartbeat was not acknowledged"
+            assert self.events.get(timeout=WAIT_S) == ("puback", 0), "the bot's heartbeat was not acknowledged"
         return code
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def connect(lab, folder: Path, client_id: str, cert_pem: str, key_pem: str) -> int:
+    bot = Bot(lab, folder, client_id, cert_pem, key_pem)
+    try:
+        return bot.connack()
     finally:
-        client.disconnect()
-        client.loop_stop()
+        bot.close()
 
 
 def test_provision_then_remove_a_bot(lab, aws, stack, tmp_path):
@@ -179,8 +192,14 @@ def test_provision_then_remove_a_bot(lab, aws, stack, tmp_path):
     assert [s for s in steps if s in PROVISION_STEPS] == PROVISION_STEPS
     assert {"SaveCertificate", "SavePrivateKey"} <= set(steps) and not any(s.startswith("Undo") for s in steps)
 
-    removed = run(aws, outputs["RemoveBotArn"], name)
-    assert removed["status"] == "SUCCEEDED", removed
+    bot = Bot(lab, tmp_path, name, stored["certificate.pem.crt"], stored["private.pem.key"])  # stays online
+    try:
+        assert bot.connack() == 0
+        removed = run(aws, outputs["RemoveBotArn"], name)
+        assert removed["status"] == "SUCCEEDED", removed
+        assert bot.events.get(timeout=WAIT_S)[0] == "gone", "the removed bot was not disconnected"
+    finally:
+        bot.close()
     assert entered(history(aws, removed["executionArn"])) == REMOVE_STEPS[:1] + ["BotExists"] + REMOVE_STEPS[1:]
     assert aws.fails("iot", "describe-thing", "--thing-name", name).stderr.count("ResourceNotFoundException")
     assert gone(iot.describe_certificate, certificateId=cert_id)
@@ -292,3 +311,20 @@ def test_state_machines_and_executions_survive_a_restart(tmp_path):
         assert aws.fails("iot", "describe-thing", "--thing-name", name).stderr.count("ResourceNotFoundException")
     finally:
         lifecycle.stop(config, quiet=True)
+
+
+def test_the_kits_deploy_stack_deploys_the_bots_stack(lab, tmp_path):
+    """As chapter 11 deploys it: ``ws.deploy_stack(name=..., template=..., parameters=...)``, idempotent."""
+    from helpers.workshop import connect as workshop, stack_prefix
+
+    with pytest.MonkeyPatch.context() as env:
+        for variable in ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT"):
+            env.setenv(variable, lab.env[variable])
+        env.delenv("WORKSHOP_BACKEND", raising=False)
+        ws = workshop(prefix=unique("k"), work_dir=tmp_path / "work")
+    name, prefix = f"{ws.stack_name}-bots", stack_prefix(ws.prefix)
+    outputs = ws.deploy_stack(name=name, template=TEMPLATE, parameters={"Prefix": prefix}, timeout=120)
+    assert outputs["ProvisionBotArn"].endswith(f":stateMachine:{prefix}-ProvisionBot")
+    assert outputs["BotsTableName"] == f"{prefix}-bots" and outputs["BotPolicyName"] == f"{prefix}-bot-policy"
+    assert ws.deploy_stack(name=name, template=TEMPLATE, parameters={"Prefix": prefix}, timeout=120) == outputs
+    tear_down(Cli(lab), prefix, outputs, stack_name=name)
