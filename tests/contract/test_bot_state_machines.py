@@ -249,6 +249,7 @@ def test_provisioning_a_name_that_is_taken_leaves_the_existing_thing(aws, stack)
     done = run(aws, outputs["ProvisionBotArn"], name)
     assert done["status"] == "FAILED" and done["error"] == "Iot.ResourceAlreadyExistsException"
     assert entered(history(aws, done["executionArn"])) == ["CreateThing", "ProvisioningFailed"]
+    assert "(Service: Iot, Status Code: 409" in done["cause"]
     assert aws("iot", "describe-thing", "--thing-name", name)["thingName"] == name
     aws("iot", "delete-thing", "--thing-name", name)
 

@@ -162,6 +162,9 @@ def _aws_sdk_from_error(original, self, env, ex):
         details = event.event_details.get("taskFailedEventDetails") if event.event_details else None
         if details is not None:
             details["error"] = name
+            service = self.resource.api_name
+            cause = details.get("cause") or ""
+            details["cause"] = cause.replace(f"(Service: {service},", f"(Service: {name.split('.')[0]},", 1)
     return event
 
 
