@@ -273,6 +273,18 @@ def test_start_execution_answers_before_the_execution_ends(aws, stack):
     while sfn.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING":
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    everything = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+    pages, token = [], None
+    while True:  # page by page, newest first, as a progress display reads it
+        page = sfn.get_execution_history(executionArn=started["executionArn"], maxResults=5, reverseOrder=True,
+                                         **({"nextToken": token} if token else {}))
+        pages.append(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert all(len(p) == 5 for p in pages[:-1]) and [e for p in pages for e in p] == everything[::-1]
+    assert everything[-1]["type"] == "ExecutionSucceeded" and everything[0]["type"] == "ExecutionStarted"
+    assert aws.error_code(sfn.get_execution_history, executionArn=started["executionArn"], nextToken="x") == "InvalidToken"
     listed = sfn.list_executions(stateMachineArn=outputs["ProvisionBotArn"])["executions"]
     assert any(e["executionArn"] == started["executionArn"] and e["status"] == "SUCCEEDED" for e in listed)
     assert run(aws, outputs["RemoveBotArn"], name)["status"] == "SUCCEEDED"

@@ -44,6 +44,7 @@ from . import PATCHED, _originals, when_imported, wrap_around, wrap_classmethod
 log = logging.getLogger("localcore.stepfunctions")
 
 SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+RESPONSES = "moto.stepfunctions.responses"
 JSON_PATH = "moto.stepfunctions.parser.asl.utils.json_path"
 FAIL = "moto.stepfunctions.parser.asl.component.state.fail.state_fail"
 PARSER_MODELS = "moto.stepfunctions.parser.models"
@@ -63,7 +64,7 @@ SERVICE_ERROR_NAMES = {
 LAB_RESTART_ERROR = "States.Runtime"  # [unconfirmed] lab-only situation; AWS has no restart
 LAB_RESTART_CAUSE = (
     "The local lab stopped while this execution was running; the lab does not resume executions "
-    "after a restart. Start the execution again."
+    "after a restart, and the steps it had completed were not undone. Start it again (or remove what it made)."
 )
 
 
@@ -243,6 +244,32 @@ def _start_details(original, self):
     return details
 
 
+HISTORY_PAGE = 100  # GetExecutionHistory's default maxResults (AWS: 100, at most 1000)
+HISTORY_PAGE_MAX = 1000
+
+
+def _get_execution_history(original, self):
+    """GetExecutionHistory with ``reverseOrder``, ``maxResults`` and ``nextToken`` (moto ignored them
+    and answered every event at once): a failed run with retries has more than a page of events."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.exceptions import InvalidToken
+
+    events = list(self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))["events"])
+    if self._get_param("reverseOrder"):
+        events.reverse()
+    size = int(self._get_param("maxResults") or 0) or HISTORY_PAGE
+    size = min(size, HISTORY_PAGE_MAX)
+    token = self._get_param("nextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise InvalidToken() from None
+    answer: dict[str, Any] = {"events": events[start:start + size]}
+    if start + size < len(events):
+        answer["nextToken"] = str(start + size)
+    return ActionResult(answer)
+
+
 # -- CloudFormation ---------------------------------------------------------------------------------
 def definition_of(properties: dict) -> str:
     """An ``AWS::StepFunctions::StateMachine``'s definition as text: ``DefinitionString``, or
@@ -400,6 +427,8 @@ def install(lab: Any) -> None:
     when_imported(EXECUTION, _register_reducers)
     when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "get_start_execution_details", _start_details))
     when_imported(JSON_PATH, _fix_extract_json)
+    when_imported(RESPONSES, lambda: wrap_around(RESPONSES, "StepFunctionResponse", "get_execution_history",
+                                                 _get_execution_history))
     when_imported(PARSER_MODELS, lambda: wrap_around(PARSER_MODELS, "StepFunctionsParserBackend", "start_execution", _start_execution))
     for name, around in (("create_from_cloudformation_json", _cfn_create),
                          ("delete_from_cloudformation_json", _cfn_delete),
