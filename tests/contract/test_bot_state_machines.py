@@ -17,7 +17,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from awscli import AWS, Cli, CliError
+from awscli import AWS, Cli
 from devices import write_secret
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,6 +8,8 @@ StartExecution returns at once and DescribeExecution shows RUNNING, then SUCCEED
 credentials, so an IoT, S3 or DynamoDB task is one more request through the lab's front (validation,
 the state gate, the registry events), never the internet. werkzeug serves each request on its own
 thread, and an execution thread holds nothing while its call is answered, so a call cannot deadlock.
+Tasks run with the lab's own identity, not the state machine's role (the lab does not enforce IAM on
+API calls; on AWS the role's policy must allow each task).
 
 Fixes for what the kit's state machines need:
 - errors of ``aws-sdk`` tasks are named as AWS names them, ``<ServiceName>.<ErrorCode>`` with an
@@ -18,6 +20,11 @@ Fixes for what the kit's state machines need:
 - an execution that ends tells the saver, so its outcome survives a restart;
 - task parameters and results in Step Functions' PascalCase (moto's copy of the interpreter left the
   SDK-name mapping out), and a string ``Body`` stored as its text;
+- a definite JSONPath through an array index (``$[0].thingName``, read from a Parallel state's
+  result) gives its value, not a one-element list; ``$$.Execution.StartTime`` is ISO 8601 text;
+- a Fail state's ``ErrorPath`` may re-raise a caught ``States.*`` error; an execution started
+  without a name gets a UUID (moto named it ``None``);
+- GetExecutionHistory pages (``maxResults``, ``nextToken``, ``reverseOrder``);
 - ``AWS::StepFunctions::StateMachine`` in CloudFormation creates the machine where the API (and the
   interpreter) finds it, from ``DefinitionString`` or ``Definition`` with ``DefinitionSubstitutions``.
 
