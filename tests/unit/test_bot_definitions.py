@@ -185,3 +185,19 @@ def test_a_finished_execution_comes_back_as_it_was(patched):
                                                       "cause": None, "_saved_history": list(history)})
     assert execution.exec_status == ExecutionStatus.SUCCEEDED and execution.error is None
     assert execution.to_history_output()["events"] == history
+
+
+def test_embedding_an_edited_definition_changes_only_its_block():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("embed_asl", ROOT / "cfn" / "embed_asl.py")
+    embed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(embed)
+    original = TEMPLATE.read_text()
+    assert embed.embedded(original, "RemoveBot", definition("RemoveBot")) == original  # up to date: no change
+    edited = definition("ProvisionBot")
+    edited["States"]["CreateThing"]["Comment"] = "edited"
+    changed = yaml.load(embed.embedded(original, "ProvisionBot", edited), Loader=_Loader)  # noqa: S506
+    assert json.loads(changed["Resources"]["ProvisionBot"]["Properties"]["DefinitionString"]) == edited
+    assert json.loads(changed["Resources"]["RemoveBot"]["Properties"]["DefinitionString"]) == definition("RemoveBot")
+    assert changed["Outputs"] == template()["Outputs"]
