@@ -70,11 +70,11 @@ class Run:
         return self.status == "RUNNING"
 
     def lights(self) -> list[tuple[str, str]]:
-        """``(state, status)`` for every planned step (``pending`` until reached), then the others seen."""
-        seen = {step["state"]: step["status"] for step in self.steps}
-        planned = PLANNED.get(self.action, ())
-        return [(name, seen.get(name, PENDING)) for name in planned] + \
-               [(s["state"], s["status"]) for s in self.steps if s["state"] not in planned]
+        """``(state, status)`` of the steps reached, in the order reached (a Choice, Undo… steps and the
+        Fail state included), then the planned steps not reached (``pending``)."""
+        seen = [(s["state"], s["status"]) for s in self.steps]
+        reached = {state for state, _status in seen}
+        return seen + [(name, PENDING) for name in PLANNED.get(self.action, ()) if name not in reached]
 
 
 def plain_words(error: BaseException) -> str:
