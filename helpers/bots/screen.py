@@ -33,7 +33,8 @@ from ..ui import widgets_available
 from ..waits import aws_error_code, aws_error_message
 
 POLL_S = 1.0
-KEEP_FINISHED = 3  # finished executions still shown (their final lights)
+KEEP_FINISHED = 3
+MESSAGE_MAX = 300  # characters: a nested Step Functions cause can run to pages  # finished executions still shown (their final lights)
 FONT = "20px"
 TITLE_FONT = "28px"
 # The steps each state machine walks through on success (issue 11's interface); the screen shows them
@@ -171,7 +172,10 @@ class ThingsScreen:
     # -- the model
 
     def say(self, text: str, error: bool = False) -> None:
-        self.message, self.message_is_error = text, error
+        """Put ``text`` in the message line (at most `MESSAGE_MAX` characters)."""
+        text = " ".join(text.split())
+        self.message = text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
+        self.message_is_error = error
 
     def _follow(self, run: Run) -> None:
         self.runs[run.arn] = run

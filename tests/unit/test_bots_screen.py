@@ -305,3 +305,18 @@ def test_only_the_last_finished_runs_stay_on_screen():
         screen.refresh()
 
     assert [run.thing for run in screen.runs.values()] == ["anna-bot2", "anna-bot3", "anna-bot4"]
+
+
+def test_a_long_cause_is_cut_to_one_readable_line():
+    screen, service, _fleet = make_screen()
+    screen.name_box.value = "bot1"
+    screen.create()
+    (arn,) = screen.runs
+    service.executions[arn].update(script=FAILED_SCRIPT, at=0,
+                                   outcome=("FAILED", "States.Runtime", "The JSONPath\n" + "x" * 2000))
+
+    screen.refresh()
+    screen.refresh()
+
+    assert screen.message.startswith("✗ Provisioning anna-bot1 ended FAILED: States.Runtime: The JSONPath xxx")
+    assert len(screen.message) == 300 and screen.message.endswith("…") and "\n" not in screen.message
