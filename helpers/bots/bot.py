@@ -14,8 +14,8 @@ this kit keeps them local: nothing to pay for, nothing left running after the ke
    time in milliseconds since the epoch, as AWS IoT's own timestamps.
 
 When the server closes its connection, the bot asks the registry why: a certificate no longer ACTIVE
-(``RemoveBot`` deactivates it first; AWS IoT then closes its live connections, the lab within a
-second) ends the bot in state ``disconnected: certificate disabled``, quietly and for good. Otherwise
+(``RemoveBot`` deactivates it first; AWS IoT then closes its live connections, "within minutes"
+[unconfirmed how soon], the lab within a second: ``localcore.mqtt.broker.CERT_RECHECK_INTERVAL_S``) ends the bot in state ``disconnected: certificate disabled``, quietly and for good. Otherwise
 it tries to reconnect a few times (`RECONNECT_PAUSES_S`), then gives up saying why: never a reconnect
 storm, never a traceback. `stop()` ends it cleanly.
 """

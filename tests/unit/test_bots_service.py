@@ -332,3 +332,45 @@ def test_an_invalid_name_starts_nothing():
     with pytest.raises(BotNameInvalid):
         service.provision(ws, "bot 1")
     assert sfn.started == []
+
+
+class FakeExecutions:
+    """DescribeExecution answers RUNNING ``running`` times, then SUCCEEDED; the history comes in pages of two."""
+
+    def __init__(self, running: int, events: list[dict]):
+        self.running, self.events, self.history_requests = running, events, []
+
+    def describe_execution(self, executionArn):
+        self.running -= 1
+        status = "RUNNING" if self.running >= 0 else "SUCCEEDED"
+        return {"executionArn": executionArn, "status": status, "input": json.dumps({"thingName": "anna-bot1"})}
+
+    def get_execution_history(self, executionArn, maxResults, nextToken=None):
+        self.history_requests.append(nextToken)
+        start = int(nextToken or 0)
+        page = {"events": self.events[start:start + 2]}
+        if start + 2 < len(self.events):
+            page["nextToken"] = str(start + 2)
+        return page
+
+
+def test_wait_polls_until_the_execution_ends():
+    sfn = FakeExecutions(running=2, events=[])
+    ws = SimpleNamespace(backend="local", client={"stepfunctions": sfn}.__getitem__)
+
+    described = service.wait(ws, "arn:aws:states:eu-central-1:123456789012:execution:m:e", timeout=10)
+
+    assert described == {"status": "SUCCEEDED", "thingName": "anna-bot1", "error": "", "cause": ""}
+    assert sfn.running == -1  # three looks
+
+
+def test_progress_reads_every_page_of_the_history():
+    events = history(("ExecutionStarted", None), *task("CreateThing"), ("TaskStateEntered", "CreateKeysAndCertificate"))
+    sfn = FakeExecutions(running=0, events=events)
+    ws = SimpleNamespace(backend="local", client={"stepfunctions": sfn}.__getitem__)
+
+    steps = service.progress(ws, "arn")
+
+    assert steps == [{"state": "CreateThing", "status": "succeeded"},
+                     {"state": "CreateKeysAndCertificate", "status": "entered"}]
+    assert sfn.history_requests == [None, "2", "4", "6"]
