@@ -1,12 +1,17 @@
-"""helpers.bots.bot without a broker: payloads, names, states and the fleet's bookkeeping."""
+"""helpers.bots.bot without a broker: payloads, names, states, the fleet's bookkeeping, and what a bot
+does when its connection closes (a fake device and registry)."""
 
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
 
 import pytest
+from botocore.exceptions import ClientError
 
+from helpers.bots import bot as bot_module
 from helpers.bots.bot import Fleet, heartbeat, s3_keys, screen_status, telemetry, topics
+from helpers.device import ConnectionRefused, EndpointUnreachable
 
 
 def test_s3_keys_and_topics_follow_the_interface():
@@ -83,3 +88,55 @@ def test_the_fleet_reports_unknown_bots_offline_and_forgets():
 
     assert (fleet.status("b1"), fleet.state("b1")) == ("offline", "not running")
     assert fleet.state("b2") == "stopped" and list(fleet.bots) == ["b2"]
+
+
+# -- a bot whose connection closed, with a fake device and registry ---------------------------------
+
+class FakeDevice:
+    def __init__(self, outcomes):
+        self.outcomes, self.attempts, self.connected = list(outcomes), 0, False
+
+    def connect(self, _timeout):
+        self.attempts += 1
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if outcome is not None:
+            raise outcome
+        self.connected = True
+
+
+class FakeRegistry:
+    def __init__(self, status=None, code=None):
+        self.status, self.code = status, code
+
+    def describe_certificate(self, certificateId):
+        if self.code is not None:
+            raise ClientError({"Error": {"Code": self.code, "Message": "gone"}}, "DescribeCertificate")
+        return {"certificateDescription": {"certificateId": certificateId, "status": self.status}}
+
+
+def lost_bot(monkeypatch, registry, outcomes):
+    monkeypatch.setattr(bot_module, "RECONNECT_PAUSES_S", (0, 0, 0))
+    bot = bot_module.Bot(SimpleNamespace(iot=registry), "anna-bot1", "bkt")
+    bot.device, bot._certificate_id = FakeDevice(outcomes), "c" * 64
+    return bot
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "outcomes", "recovered", "state", "attempts"),
+    [("INACTIVE", None, [], False, "disconnected: certificate disabled", 0),
+     ("REVOKED", None, [], False, "disconnected: certificate disabled", 0),
+     (None, "ResourceNotFoundException", [], False, "disconnected: certificate deleted", 0),
+     ("ACTIVE", None, [], True, "online", 1),
+     ("ACTIVE", None, [EndpointUnreachable("unreachable", "lab stopped")], True, "online", 2),
+     ("ACTIVE", None, [ConnectionRefused("certificate_inactive", "now INACTIVE")], False,
+      "disconnected: certificate disabled", 1),
+     ("ACTIVE", None, [EndpointUnreachable("unreachable", "lab stopped")] * 3, False,
+      "disconnected: nothing answers (is the lab running?)", 3)],
+    ids=["inactive", "revoked", "deleted", "back-at-once", "back-on-the-second-try", "disabled-meanwhile",
+         "gives-up-after-three"],
+)
+def test_a_bot_whose_connection_closed(monkeypatch, status, code, outcomes, recovered, state, attempts):
+    bot = lost_bot(monkeypatch, FakeRegistry(status, code), outcomes)
+
+    assert bot._recover() is recovered
+    assert (bot.state, bot.device.attempts) == (state, attempts)
