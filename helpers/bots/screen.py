@@ -329,7 +329,9 @@ class ThingsScreen:
         from IPython.display import display
 
         if widgets_available():
-            display(self.widget)
+            bundle = dict(self.widget._repr_mimebundle_() or {})
+            bundle["text/plain"] = self.text()  # what a saved or converted notebook shows
+            display(bundle, raw=True)
             self.start_polling()
         else:
             display({"text/plain": self.text()}, raw=True)
