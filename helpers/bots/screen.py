@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import service as default_service
+from .bot import ONLINE, RECONNECTING, STARTING
 from .service import COMPENSATING, ENTERED, FAILED, SUCCEEDED, BotNameInvalid, bot_name
 from ..failures import Explained
 from ..ui import widgets_available
@@ -101,6 +102,7 @@ class ThingsScreen:
         self.fleet = fleet
         self.rows: list[dict[str, Any]] = []
         self.runs: dict[str, Run] = {}
+        self.leaving: set[str] = set()  # removed bots still connected: AWS IoT closes them a little later
         self.query = ""
         self.message, self.message_is_error = "", False
         self._lock = threading.RLock()
@@ -206,6 +208,12 @@ class ThingsScreen:
             self._load_rows()
         for row in self.rows:
             row["online"] = self.fleet.status(row["thingName"])
+        for thing in sorted(self.leaving):
+            last = self.fleet.state(thing)
+            if last not in (ONLINE, RECONNECTING, STARTING):  # ended: asked the registry why, or stopped
+                self.leaving.discard(thing)
+                self.fleet.forget(thing)
+                self.say(f"✓ {thing} removed (its bot: {last}).")
 
     def _ended(self, run: Run) -> None:
         what = "Provisioning" if run.action == "create" else "Removing"
@@ -224,6 +232,10 @@ class ThingsScreen:
             self.say(f"✓ {run.thing} provisioned; its bot is {self.fleet.status(run.thing)}.")
         else:
             last = self.fleet.state(run.thing)
+            if last in (ONLINE, RECONNECTING):  # its certificate is disabled: the broker closes the connection shortly
+                self.leaving.add(run.thing)
+                self.say(f"✓ {run.thing} removed; its bot is still connected until AWS IoT closes the connection.")
+                return
             self.fleet.forget(run.thing)
             bot = f" (its bot: {last})" if last != "not running" else ""
             self.say(f"✓ {run.thing} removed{bot}.")

@@ -248,6 +248,21 @@ def test_remove_shows_the_bot_disconnected_while_the_run_passes_then_drops_the_r
     assert set(lights(screen).values()) == {"succeeded"}
 
 
+def test_a_bot_still_connected_when_its_removal_ends_is_followed_until_it_is_cut_off():
+    screen, _service, fleet = make_screen(["anna-bot1"])
+    fleet.states["anna-bot1"] = "online"
+    screen.remove("anna-bot1")
+    while any(run.running for run in screen.runs.values()):
+        screen.refresh()
+    still = screen.message
+
+    fleet.states["anna-bot1"] = "disconnected: certificate disabled"  # the broker closes it a moment later
+    screen.refresh()
+
+    assert "still connected" in still and screen.leaving == set()
+    assert screen.message == "✓ anna-bot1 removed (its bot: disconnected: certificate disabled)."
+
+
 def test_a_bot_cannot_be_removed_while_its_run_is_going():
     screen, service, _fleet = make_screen(["anna-bot1"])
     screen.remove("anna-bot1")
