@@ -16,7 +16,8 @@ from pathlib import Path
 from labfixture import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CLEANUP_CHAPTER = "10_cleanup"  # runs last in sequence: it removes what every other chapter (11 too) made
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"), key=lambda p: (p.stem == CLEANUP_CHAPTER, p.stem))
 TIMEOUT_S = 600
 
 
