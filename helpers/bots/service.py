@@ -79,8 +79,11 @@ def execution_name(action: str, thing_name: str, unique: str | None = None) -> s
 # ------------------------------------------------------------------------------------- stack
 
 
+BOTS_STACK_SUFFIX = "-bots"  # the bots stack is the workshop stack's name and this (the clean-up knows it too)
+
+
 def bots_stack_name(ws: Any) -> str:
-    return f"{ws.stack_name}-bots"
+    return f"{ws.stack_name}{BOTS_STACK_SUFFIX}"
 
 
 def bots_stack(ws: Any, template: Any = None, *, refresh: bool = False) -> dict[str, str]:

@@ -31,6 +31,13 @@ class Verdict:
     why: str
 
 
+def workshop_stacks(stack_name: str) -> tuple[str, str]:
+    """The stacks the workshop deploys: its own, and chapter 11's bots stack (`helpers.bots.service`)."""
+    from ..bots.service import BOTS_STACK_SUFFIX
+
+    return stack_name, f"{stack_name}{BOTS_STACK_SUFFIX}"
+
+
 def short(value: Any, length: int = 12) -> str:
     text = str(value)
     return text if len(text) <= length + 1 else text[:length] + "…"
@@ -165,4 +172,5 @@ def ca_policy(created: Any, ca_created: Any, targets: Iterable[str], ca_certific
 
 
 __all__ = ["IOT_LOG_GROUP", "LAMBDA_LOG_GROUP", "Verdict", "ca_policy", "chained_identities", "iot_log_group", "judge",
+           "workshop_stacks",
            "lambda_log_group", "logging_switched_on", "short", "to_datetime"]

@@ -33,6 +33,7 @@ from .. import ledger as L
 from ..names import rule_name
 from .survey import DERIVED_OPERATION
 from .items import LOCAL_FILE
+from .ownership import workshop_stacks
 from ..workshop import CLASS_STACK_NAME
 
 CLASS_KEPT = "an account-wide setting: in class mode the instructor's (`python -m helpers.classroom teardown`)"
@@ -123,7 +124,7 @@ def carries_prefix(kind: str, name: str, prefix: str) -> bool:
 def decide(kind: str, name: str, prefix: str, stack_name: str, by_stack: bool = False) -> tuple[bool, str]:
     """``(may delete, why not)`` for a resource of the workshop, by its name. ``by_stack``: its name
     was chosen by the stack or by AWS (a JITR thing), so the prefix rule does not apply."""
-    if kind == L.STACK and name != stack_name:
+    if kind == L.STACK and name not in workshop_stacks(stack_name):
         return False, f"not the workshop's stack ({stack_name})"
     if by_stack:
         return True, ""

@@ -161,7 +161,9 @@ def _stack(ws: Any, item: Item, cache: dict) -> None:
     item.arn = stack.get("StackId", item.arn)
     item.identity = {"StackId": stack.get("StackId")}
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    item.detail["bucket"] = outputs.get("S3Bucket", "")
+    item.detail["bucket"] = outputs.get("S3Bucket") or outputs.get("BotsBucketName", "")  # workshop or bots stack
+    if outputs.get("BotsTableName"):
+        item.detail["bots_table"] = outputs["BotsTableName"]
 
 
 def _role(ws: Any, item: Item, cache: dict) -> None:

@@ -14,6 +14,7 @@ from ..ui import Progress
 from .errors import is_gone
 from .files import file_items
 from .items import COLUMNS, Item
+from .ownership import workshop_stacks
 from .ownership import (
     IOT_LOG_GROUP, LAMBDA_LOG_GROUP, Verdict, ca_policy, iot_log_group, judge, lambda_log_group, short,
 )
@@ -150,7 +151,7 @@ def _stack_resources(ws: Any, items: Items) -> list[Item]:
     """The resources of the workshop's stack: deleted with it, checked after."""
     new = []
     for stack in items.of(L.STACK):
-        if not (stack.exists and stack.ours and stack.name == ws.stack_name):
+        if not (stack.exists and stack.ours and stack.name in workshop_stacks(ws.stack_name)):
             continue
         try:
             resources = ws.cloudformation.describe_stack_resources(StackName=stack.name)["StackResources"]
@@ -164,6 +165,45 @@ def _stack_resources(ws: Any, items: Items) -> list[Item]:
                                   source=f"stack {stack.name}"))
             item.detail.update(by_stack=stack.name)
             new.append(item)
+    return new
+
+
+def _from_bots_tables(ws: Any, items: Items) -> list[Item]:
+    """Chapter 11's bots: the state machines made their things, certificates and stored keys on the
+    server side, so the ledger has none of them; the table of the workshop's own bots stack names each
+    (its item: thing name, certificate). The thing is tied to that certificate, as a bulk task's is."""
+    from ..bots.bot import s3_keys
+
+    new = []
+    for stack in items.of(L.STACK):
+        table, bucket = stack.detail.get("bots_table"), stack.detail.get("bucket", "")
+        if not (table and stack.exists and stack.ours):
+            continue
+        try:
+            rows = [row for page in ws.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+                    for row in page.get("Items", [])]
+        except Exception as error:  # noqa: BLE001 - a table that is gone names no bots
+            if is_gone(error):
+                continue
+            raise
+        source = f"bots table {table}"
+        for row in rows:
+            name = row.get("thingName", {}).get("S", "")
+            certificate_arn = row.get("certificateArn", {}).get("S", "")
+            certificate_id = row.get("certificateId", {}).get("S", "") or certificate_arn.rsplit("/", 1)[-1]
+            if not name:
+                continue
+            if certificate_id:
+                new.append(items.add(Item(L.CERTIFICATE, certificate_id, certificate_arn, stack.chapter,
+                                          stack.created, source=source)))
+            thing = items.add(Item(L.THING, name, chapter=stack.chapter, created=stack.created, source=source))
+            _tie(thing, certificate_arn, f"ProvisionBot of the workshop's stack {stack.name} made it with that "
+                                         "certificate")
+            new.append(thing)
+            for key in s3_keys(name):
+                new.append(items.add(Item(L.S3_OBJECT, key, chapter=stack.chapter, created=stack.created,
+                                          source=source, detail={"bucket": bucket, "bot_of": stack.name,
+                                                                       "tied_by": source})))
     return new
 
 
@@ -188,6 +228,8 @@ def _verdict(item: Item, items: Items, entries: list[L.Entry]) -> Verdict:
         return Verdict(True, f"the workshop's: {item.detail.get('tied_by', 'tied to a certificate of the workshop')}")
     if item.detail.get("by_stack"):
         return Verdict(True, f"a resource of the workshop's stack {item.detail['by_stack']}")
+    if item.kind == L.S3_OBJECT and item.detail.get("bot_of"):
+        return Verdict(True, f"a bot's stored keys, in the bucket of the workshop's stack {item.detail['bot_of']}")
     if item.recorded:
         return judge(item.kind, item.recorded, item.identity)
     if item.kind in (L.CERTIFICATE, L.CA_CERTIFICATE):
@@ -285,7 +327,8 @@ def inventory(ws: Any, progress: bool = True, until: str | None = None) -> Any:
     _judge_all(fresh, items, entries)
     if bar:
         bar.update(2, "checked which still exist, and whose they are")
-    more = _stack_resources(ws, items) + _attached_to_ca_certificates(items) + _log_groups(items, entries)
+    more = (_stack_resources(ws, items) + _from_bots_tables(ws, items) + _attached_to_ca_certificates(items)
+            + _log_groups(items, entries))
     more = [i for i in {id(i): i for i in more}.values() if not i.status]  # probed before when found twice
     probe_all(ws, more, cache)
     _judge_all([*more, *items.of(L.THING)], items, entries)
