@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
+from fakes import Clock
 from helpers import catchup, fleet
 
 
@@ -98,20 +99,6 @@ def test_not_as_planned_names_the_things_the_index_does_not_show_yet(things, lat
 
 
 # -- bounded waits -------------------------------------------------------------------------------
-
-
-class Clock:
-    """A fake clock whose sleep moves time on, so waits are tested without sleeping."""
-
-    def __init__(self) -> None:
-        self.now, self.sleeps = 0.0, []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def answers(*results):

@@ -8,29 +8,8 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
+from fakes import Clock, Status
 from helpers import waits
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now, self.sleeps = 0.0, []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class Status:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def update(self, text: str) -> None:
-        self.lines.append(text)
-
-    done = fail = update
 
 
 def aws(code: str, message: str = "") -> ClientError:

@@ -8,37 +8,8 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
+from fakes import Clock, Status
 from helpers import waits
-
-
-class Clock:
-    """A clock that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now, self.sleeps = 0.0, []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class Status:
-    """A progress line that records what it was told."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def update(self, text: str) -> None:
-        self.lines.append(text)
-
-    def done(self, text: str) -> None:
-        self.lines.append(text)
-
-    def fail(self, text: str) -> None:
-        self.lines.append(text)
 
 
 def ready_after(seconds: float, clock: Clock):
