@@ -17,7 +17,6 @@ import base64
 import hashlib
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Mapping
@@ -26,6 +25,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from .failures import WorkshopError
+from .secrets import write_atomically
 
 ROOT_CA_FILE = "AmazonRootCA1.pem"
 ROOT_CA_FILE_MODE = 0o644  # a public CA certificate; the work folder around it is 0700
@@ -108,16 +108,7 @@ def write_root_ca(folder: Path, pem: str) -> Path:
     if target.is_file() and target.read_text(errors="replace") == pem:
         os.chmod(target, ROOT_CA_FILE_MODE)
         return target
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        os.fchmod(fd, ROOT_CA_FILE_MODE)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(pem)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(target, pem, ROOT_CA_FILE_MODE)
 
 
 def explicit_root_ca(environ: Mapping[str, str]) -> Path | None:

@@ -25,12 +25,18 @@ def private_folder(path: str | os.PathLike) -> Path:
 
 def write_private(path: str | os.PathLike, content: str | bytes) -> Path:
     """Write ``content`` to ``path`` atomically with mode 0600; return the path."""
+    return write_atomically(path, content, FILE_MODE)
+
+
+def write_atomically(path: str | os.PathLike, content: str | bytes, mode: int) -> Path:
+    """Write ``content`` to ``path`` with ``mode`` from the first byte on, so that a crash leaves
+    either the old file or the new one; return the path."""
     target = Path(path)
     target.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     data = content.encode() if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(fd, FILE_MODE)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, target)

@@ -25,9 +25,7 @@ Two exceptions to the registry:
 
 from __future__ import annotations
 
-import os
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -35,6 +33,7 @@ from typing import Any, Callable, Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from localcore.files import write_atomically
 from localcore.iot import cert_fields
 from localcore.pki import fingerprint_der
 
@@ -153,8 +152,8 @@ def console_credentials(lab: Any) -> tuple[Path, Path]:
     with lab.lock:
         if not (cert_path.is_file() and key_path.is_file()):
             cert_pem, _public, key_pem = lab.pki.create_keys_and_certificate(CONSOLE_COMMON_NAME)
-            _write_private(key_path, key_pem)
-            _write_private(cert_path, cert_pem)
+            write_atomically(key_path, key_pem.encode())
+            write_atomically(cert_path, cert_pem.encode())
     return cert_path, key_path
 
 
@@ -162,17 +161,3 @@ def console_certificate_id(cert_path: Path) -> str:
     """The certificate id (SHA-256 of the DER) of the console certificate file."""
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return fingerprint_der(cert.public_bytes(serialization.Encoding.DER))
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600 from the first byte on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

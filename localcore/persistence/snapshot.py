@@ -22,7 +22,6 @@ import hashlib
 import importlib
 import io
 import json
-import os
 import pickle
 import sys
 import threading
@@ -33,6 +32,8 @@ from typing import Any
 
 import moto
 from moto.core.base_backend import BackendDict
+
+from localcore.files import write_atomically  # noqa: F401 - the saver writes snapshots through it
 
 FORMAT = 1
 MAGIC = b"LOCALCORE-SNAPSHOT\n"
@@ -161,31 +162,6 @@ def encode(snapshot: Snapshot) -> bytes:
     payload = buffer.getvalue()
     header = dict(snapshot.header, sha256=hashlib.sha256(payload).hexdigest(), payloadBytes=len(payload))
     return MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + payload
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (mode 0600) so that a crash leaves either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    try:  # the rename itself must reach the disk too
-        directory = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(directory)
-    except OSError:
-        pass
-    finally:
-        os.close(directory)
 
 
 # -- reading --------------------------------------------------------------------------------------
