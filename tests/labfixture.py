@@ -77,6 +77,25 @@ def stop_lab(lab: RunningLab) -> None:
     lifecycle.stop(lab.config, quiet=True)
 
 
+LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT", "LOCALCORE_WS_PORT")
+CHOICE_VARIABLES = ("WORKSHOP_BACKEND", "WORKSHOP_PREFIX", "JPY_SESSION_NAME")
+
+
+def connect_to(lab: RunningLab, work_dir: Path, **options):
+    """`helpers.workshop.connect(**options)` as a notebook calls it, with the environment naming this
+    lab and none of the runner's own workshop choices (backend, prefix, session) leaking in."""
+    import pytest
+
+    from helpers.workshop import connect
+
+    with pytest.MonkeyPatch.context() as env:
+        for variable in LAB_VARIABLES:
+            env.setenv(variable, lab.env[variable])
+        for variable in CHOICE_VARIABLES:
+            env.delenv(variable, raising=False)
+        return connect(work_dir=work_dir, **options)
+
+
 @contextmanager
 def in_process_lab(home: Path, *, decode_json: bool = True):
     """The lab's state and handlers in this process, without listeners (unit tests of handlers).

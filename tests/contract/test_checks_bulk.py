@@ -10,7 +10,7 @@ import pytest
 from helpers import make_csr, new_key
 from helpers.checks import broken_line_task_problem
 from helpers.provisioning import follow_task
-from test_helpers_lab import connect_to
+from labfixture import connect_to
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from helpers.checks import (
     failed_job_problem, jitp_device_problem, jitr_recovered_problem, jitr_refused_problem, lambda_action_failures,
 )
 from helpers.device import ConnectionRefused, Device
-from test_helpers_lab import connect_to
+from labfixture import connect_to
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import make_csr, new_key, save_device
 from helpers.checks import button_policy_problem, certificates_of, provisioned_device_problem
-from test_helpers_lab import connect_to
+from labfixture import connect_to
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import pytest
 from helpers.checks import child_group_member_problem, group_of_exactly_problem, seen_online_problem
 from helpers.checks.fleet import search_all
 from helpers.device import Device
-from test_helpers_lab import connect_to, provision
+from labfixture import connect_to
+from test_helpers_lab import provision
 
 
 @pytest.fixture(scope="module")

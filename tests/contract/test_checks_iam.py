@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from helpers.checks import strict_logging_role_problem
-from test_helpers_lab import connect_to
+from labfixture import connect_to
 
 
 @pytest.fixture(scope="module")

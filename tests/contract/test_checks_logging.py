@@ -9,7 +9,8 @@ import pytest
 
 from helpers.checks import watched_device_problem
 from helpers.device import Device
-from test_helpers_lab import connect_to, provision
+from labfixture import connect_to
+from test_helpers_lab import provision
 
 
 @pytest.fixture(scope="module")

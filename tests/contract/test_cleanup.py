@@ -34,12 +34,10 @@ from helpers.catchup import ensure_building_group, ensure_device, ensure_group_a
 from helpers.device import ConnectionRefused, Device, PublishRefused
 from helpers.provisioning import bulk_input, follow_task, make_devices
 from helpers.secrets import write_private
-from helpers.workshop import connect
-from labfixture import start_lab, stop_lab
+from labfixture import connect_to, start_lab, stop_lab
 
 pytestmark = pytest.mark.lab
 
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT")
 LAMBDA_CODE = "def lambda_handler(event, context):\n    print('provisioning', event)\n    return event\n"
 CONNECT_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect",
                                                                    "Resource": "*"}]})
@@ -53,14 +51,6 @@ def lab(tmp_path_factory):
     yield running
     stop_lab(running)
 
-
-def connect_to(lab, work_dir: Path, prefix: str = ""):
-    with pytest.MonkeyPatch.context() as env:
-        for variable in LAB_VARIABLES:
-            env.setenv(variable, lab.env[variable])
-        env.delenv("WORKSHOP_BACKEND", raising=False)
-        env.delenv("JPY_SESSION_NAME", raising=False)
-        return connect(prefix=prefix, work_dir=work_dir)
 
 
 def raw(ws, service: str = "iot"):

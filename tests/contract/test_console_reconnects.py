@@ -10,7 +10,7 @@ import pytest
 from helpers.console import MqttConsole
 from labfixture import RunningLab, start_lab, stop_lab
 from localcore import lifecycle
-from test_helpers_lab import connect_to
+from labfixture import connect_to
 
 pytestmark = pytest.mark.lab
 

@@ -20,23 +20,13 @@ from helpers.provisioning import (
     bulk_input, connect_time_chart, connectivity_test, follow_task, make_devices, start_task, task_reports,
     upload_input, write_certificates,
 )
-from helpers.workshop import connect
+from labfixture import connect_to
 
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT", "LOCALCORE_WS_PORT")
 WAIT_S = 10
 
-
-def connect_to(lab, work_dir: Path):
-    """`connect()` as a notebook would call it, with the environment naming the fixture's lab."""
-    with pytest.MonkeyPatch.context() as env:
-        for variable in LAB_VARIABLES:
-            env.setenv(variable, lab.env[variable])
-        env.delenv("WORKSHOP_BACKEND", raising=False)
-        env.delenv("WORKSHOP_PREFIX", raising=False)
-        return connect(work_dir=work_dir)
 
 
 @pytest.fixture(scope="module")

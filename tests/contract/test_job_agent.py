@@ -18,12 +18,11 @@ from helpers import certs
 from helpers.catchup import fill_placeholders
 from helpers.console import MqttConsole
 from helpers.job_agent import JobAgent, JobAgentError, follow_job
-from helpers.workshop import connect
+from labfixture import connect_to
 
 pytestmark = pytest.mark.lab
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "jobs"
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT")
 ROLE_ARN = "arn:aws:iam::123456789012:role/iot-jobs-presign"
 NOTES = b"the notes a job document links to\n"
 WAIT_S = 15
@@ -36,12 +35,7 @@ def unique(base: str) -> str:
 @pytest.fixture(scope="module")
 def ws(lab, tmp_path_factory):
     """`connect()` as a notebook calls it, with the environment naming the fixture's lab."""
-    with pytest.MonkeyPatch.context() as env:
-        for variable in LAB_VARIABLES:
-            env.setenv(variable, lab.env[variable])
-        env.delenv("WORKSHOP_BACKEND", raising=False)
-        env.delenv("WORKSHOP_PREFIX", raising=False)
-        return connect(work_dir=tmp_path_factory.mktemp("job-agent-work"))
+    return connect_to(lab, tmp_path_factory.mktemp("job-agent-work"))
 
 
 @pytest.fixture(scope="module")

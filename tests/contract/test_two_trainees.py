@@ -31,12 +31,11 @@ from helpers.certs import certificate_id, new_key, save_device
 from helpers.checks.fleet import group_of_exactly_problem, search_all, seen_online_problem
 from helpers.device import ConnectionRefused, Device
 from helpers.names import bucket_name, rule_name
-from helpers.workshop import connect, stack_prefix
-from labfixture import start_lab, stop_lab
+from helpers.workshop import stack_prefix
+from labfixture import connect_to, start_lab, stop_lab
 
 pytestmark = pytest.mark.lab
 
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT")
 JITR_SOURCE = Path(__file__).resolve().parents[2] / "data" / "lambda" / "jitr" / "lambda_function.py"
 # Chapter 05's rule: the registration announcements of one CA, still waiting for activation.
 SCOPED_SQL = "SELECT * FROM '$aws/events/certificates/registered/{ca_id}' WHERE certificateStatus = \"PENDING_ACTIVATION\""
@@ -50,14 +49,6 @@ def lab(tmp_path_factory):
     yield running
     stop_lab(running)
 
-
-def connect_to(lab, work_dir: Path, prefix: str):
-    with pytest.MonkeyPatch.context() as env:
-        for variable in LAB_VARIABLES:
-            env.setenv(variable, lab.env[variable])
-        env.delenv("WORKSHOP_BACKEND", raising=False)
-        env.delenv("JPY_SESSION_NAME", raising=False)
-        return connect(prefix=prefix, work_dir=work_dir)
 
 
 def function_zip() -> bytes:
@@ -141,8 +132,8 @@ def wait_for_log_naming(ws, group: str, cert_id: str, *, invocation: bool = True
 
 @pytest.fixture(scope="module")
 def trainees(lab, tmp_path_factory):
-    anna = connect_to(lab, tmp_path_factory.mktemp("anna"), "anna-")
-    ben = connect_to(lab, tmp_path_factory.mktemp("ben"), "ben-")
+    anna = connect_to(lab, tmp_path_factory.mktemp("anna"), prefix="anna-")
+    ben = connect_to(lab, tmp_path_factory.mktemp("ben"), prefix="ben-")
     return {"anna": anna, "ben": ben, "jitr": {"anna": jitr(anna), "ben": jitr(ben)}}
 
 
@@ -175,7 +166,7 @@ def test_a_device_of_bens_ca_is_provisioned_by_bens_function_only(lab, trainees,
     anna, ben, setups = trainees["anna"], trainees["ben"], trainees["jitr"]
     # A third trainee whose rule still listens to every CA, as the kit's rule did: it must see both
     # devices below, which shows that the announcements do reach an unscoped rule.
-    carla = connect_to(lab, tmp_path_factory.mktemp("carla"), "carla-")
+    carla = connect_to(lab, tmp_path_factory.mktemp("carla"), prefix="carla-")
     carla_setup = unscoped_listener(carla)
     try:
         ben_cert = connect_new_device(ben, setups["ben"]["ca"], ben.name("my-jitr-device"))
@@ -316,7 +307,7 @@ def test_annas_clean_up_leaves_every_one_of_bens_resources(trainees, fleet):
 
 
 def test_the_status_panel_counts_a_trainees_own_things_policies_and_groups(lab, tmp_path):
-    anna, ben = connect_to(lab, tmp_path / "anna", "anna-"), connect_to(lab, tmp_path / "ben", "ben-")
+    anna, ben = connect_to(lab, tmp_path / "anna", prefix="anna-"), connect_to(lab, tmp_path / "ben", prefix="ben-")
     before = anna.counts()
     ben.iot.create_thing(thingName=ben.name("counted-not"))
     ben.iot.create_thing_group(thingGroupName=ben.name("counted-not"))
