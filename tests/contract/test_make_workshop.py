@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,13 +74,13 @@ def answers(url: str) -> bool:
         return False
 
 
-def test_ctrl_c_stops_jupyterlab_and_says_the_lab_is_still_running(tmp_path):
-    notebook_port = free_port()
-    env = dict(os.environ, LOCALCORE_HOME=str(tmp_path / "lab"), LOCALCORE_HTTP_PORT=str(free_port()),
-               LOCALCORE_MQTT_PORT=str(free_port()))
-    # -o: the installation is as it is (never re-run by a test)
-    terminal = Terminal(["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "workshop",
-                         f"NOTEBOOK_PORT={notebook_port}"], env)
+@contextmanager
+def workshop_in_terminal(env: dict[str, str], *options: str):
+    """`make workshop [options]` in a terminal, yielded with JupyterLab's address once its API answers
+    (the install is taken as it is: `-o` keeps a test from re-running it). Afterwards the command is
+    killed if it still runs, and the lab it may have started is stopped."""
+    terminal = Terminal(["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "workshop", *options,
+                         f"NOTEBOOK_PORT={free_port()}"], env)
     try:
         assert terminal.read_until(lambda out: "Ctrl-C here stops JupyterLab" in out, STARTED_WITHIN_S), terminal.output
         url = re.search(r"http://127\.0\.0\.1:\d+/lab\?token=\w+", terminal.output).group(0)
@@ -87,15 +88,22 @@ def test_ctrl_c_stops_jupyterlab_and_says_the_lab_is_still_running(tmp_path):
         while not answers(url.replace("/lab?", "/api/status?")) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert answers(url.replace("/lab?", "/api/status?")), terminal.output
+        yield terminal, url
+    finally:
+        if terminal.wait(0) is None:
+            os.kill(terminal.pid, 9)
+        subprocess.run([sys.executable, "-m", "localcore", "stop"], env=env, capture_output=True, timeout=60)
+
+
+def test_ctrl_c_stops_jupyterlab_and_says_the_lab_is_still_running(tmp_path):
+    env = dict(os.environ, LOCALCORE_HOME=str(tmp_path / "lab"), LOCALCORE_HTTP_PORT=str(free_port()),
+               LOCALCORE_MQTT_PORT=str(free_port()))
+    with workshop_in_terminal(env) as (terminal, url):
         started = terminal.output
 
         terminal.ctrl_c()
         terminal.read_until(lambda out: "Stop it with: make stop" in out or "lab is not running" in out, STOPPED_WITHIN_S)
         assert terminal.wait(STOPPED_WITHIN_S) is not None, terminal.output
-    finally:
-        if terminal.wait(0) is None:
-            os.kill(terminal.pid, 9)
-        subprocess.run([sys.executable, "-m", "localcore", "stop"], env=env, capture_output=True, timeout=60)
 
     assert len(started.strip().splitlines()) <= 4, started  # the lab's line, the address, what to do
     assert "JupyterLab has stopped." in terminal.output
@@ -137,30 +145,17 @@ def jupyter_environ(pid: int) -> dict[str, str]:
 
 
 def test_backend_aws_starts_jupyterlab_alone_for_the_aws_backend(tmp_path):
-    notebook_port = free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("AWS_ENDPOINT_URL") and k not in ("IOT_ENDPOINT", "WORKSHOP_BACKEND")}
     env.update(LOCALCORE_HOME=str(tmp_path / "lab"), LOCALCORE_HTTP_PORT=str(free_port()),
                LOCALCORE_MQTT_PORT=str(free_port()))
-    terminal = Terminal(["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "workshop", "BACKEND=aws",
-                         f"NOTEBOOK_PORT={notebook_port}"], env)
-    try:
-        assert terminal.read_until(lambda out: "Ctrl-C here stops JupyterLab" in out, STARTED_WITHIN_S), terminal.output
-        url = re.search(r"http://127\.0\.0\.1:\d+/lab\?token=\w+", terminal.output).group(0)
-        deadline = time.monotonic() + STARTED_WITHIN_S
-        while not answers(url.replace("/lab?", "/api/status?")) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert answers(url.replace("/lab?", "/api/status?")), terminal.output
+    with workshop_in_terminal(env, "BACKEND=aws") as (terminal, url):
         kernels_get = jupyter_environ(terminal.pid)
         lab = subprocess.run([sys.executable, "-m", "localcore", "status"], env=env, capture_output=True, timeout=60)
 
         terminal.ctrl_c()
         terminal.read_until(lambda out: "JupyterLab has stopped." in out, STOPPED_WITHIN_S)
         assert terminal.wait(STOPPED_WITHIN_S) is not None, terminal.output
-    finally:
-        if terminal.wait(0) is None:
-            os.kill(terminal.pid, 9)
-        subprocess.run([sys.executable, "-m", "localcore", "stop"], env=env, capture_output=True, timeout=60)
 
     assert kernels_get.get("WORKSHOP_BACKEND") == "aws"
     assert lab.returncode != 0  # no lab was started
