@@ -77,6 +77,25 @@ def stop_lab(lab: RunningLab) -> None:
     lifecycle.stop(lab.config, quiet=True)
 
 
+@contextmanager
+def console_device(lab: RunningLab, *topic_filters: str, qos: int = 1, name: str = "console", **options):
+    """The lab's console identity (the AWS console's MQTT test client) connected with a fresh client
+    id and subscribed to ``topic_filters``; disconnected afterwards. ``options`` go to `Device`."""
+    import uuid
+
+    from helpers.device import Device
+
+    device = Device("console", lab.config.console_cert_path, lab.config.console_key_path, lab.mqtt_host,
+                    lab.mqtt_port, lab.root_ca, client_id=f"{name}-{uuid.uuid4().hex[:6]}", **options)
+    device.connect()
+    try:
+        for topic_filter in topic_filters:
+            device.subscribe(topic_filter, qos=qos)
+        yield device
+    finally:
+        device.disconnect()
+
+
 LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT", "LOCALCORE_WS_PORT")
 CHOICE_VARIABLES = ("WORKSHOP_BACKEND", "WORKSHOP_PREFIX", "JPY_SESSION_NAME")
 

@@ -21,6 +21,7 @@ from helpers import root_ca, waits, workshop
 from helpers.certs import save_device
 from helpers.device import Device
 from helpers.endpoints import LoopbackEndpoint
+from labfixture import console_device
 
 pytestmark = pytest.mark.lab
 
@@ -53,12 +54,8 @@ def lab_shell(lab, tmp_path, monkeypatch):
 
 @pytest.fixture
 def listener(lab):
-    device = Device("console", lab.config.console_cert_path, lab.config.console_key_path, lab.mqtt_host,
-                    lab.mqtt_port, lab.root_ca, client_id=f"console-{uuid.uuid4().hex[:6]}", alpn=False)
-    device.connect()
-    device.subscribe(TOPIC)
-    yield device
-    device.disconnect()
+    with console_device(lab, TOPIC, alpn=False) as device:
+        yield device
 
 
 def test_without_the_switch_the_lab_settings_are_a_loud_error(lab_shell):

@@ -22,6 +22,7 @@ from devices import jitp_template, key_pem, make_ca, write_secret
 
 from helpers.device import ConnectionRefused, Device
 from localcore.pki import fingerprint_der
+from labfixture import console_device
 
 NOT_AUTHORISED = 5  # CONNACK return code: TLS went through, the CONNECT was refused
 ROLE = "arn:aws:iam::123456789012:role/JITPRole"
@@ -129,13 +130,8 @@ def jitp_ca(iot, workshop) -> OwnCA:
 @pytest.fixture
 def console(lab):
     """The AWS console's MQTT test client: subscribed to the registered messages and the devices' topics."""
-    device = Device("console", lab.config.console_cert_path, lab.config.console_key_path, lab.mqtt_host,
-                    lab.mqtt_port, lab.root_ca, client_id=unique("console"))
-    device.connect()
-    for topic_filter in (REGISTERED, "ji/#"):
-        device.subscribe(topic_filter)
-    yield device
-    device.disconnect()
+    with console_device(lab, REGISTERED, "ji/#") as device:
+        yield device
 
 
 def paho_device(lab, files: DeviceFiles) -> Device:

@@ -15,6 +15,7 @@ import pytest
 
 from devices import write_secret
 from helpers.device import ConnectionRefused, Device
+from labfixture import console_device
 
 pytestmark = pytest.mark.lab
 
@@ -50,12 +51,8 @@ def device_files(lab, tmp_path_factory) -> tuple[str, Path, Path]:
 
 @pytest.fixture
 def listener(lab):
-    device = Device("console", lab.config.console_cert_path, lab.config.console_key_path, lab.mqtt_host,
-                    lab.mqtt_port, lab.root_ca, client_id=f"console-{uuid.uuid4().hex[:6]}", alpn=False)
-    device.connect()
-    device.subscribe(TOPIC)
-    yield device
-    device.disconnect()
+    with console_device(lab, TOPIC, alpn=False) as device:
+        yield device
 
 
 def device(lab, files, **options) -> Device:

@@ -13,6 +13,7 @@ import pytest
 
 from devices import write_secret
 from helpers.device import Device
+from labfixture import console_device
 
 MOSQUITTO = shutil.which("mosquitto_pub") and shutil.which("mosquitto_sub")
 needs_mosquitto = pytest.mark.skipif(
@@ -50,13 +51,8 @@ def provision(iot, folder: Path, *, active: bool = True) -> tuple[str, Path, Pat
 @pytest.fixture
 def console(lab):
     """The lab's console identity, subscribed to the allowed topic."""
-    device = Device("console", lab.config.console_cert_path, lab.config.console_key_path, lab.mqtt_host,
-                    lab.mqtt_port, lab.root_ca, client_id=f"console-{uuid.uuid4().hex[:6]}")
-    device.connect()
-    device.subscribe(ALLOWED, qos=1)
-    device.subscribe("$aws/events/subscriptions/subscribed/+", qos=1)
-    yield device
-    device.disconnect()
+    with console_device(lab, ALLOWED, "$aws/events/subscriptions/subscribed/+") as device:
+        yield device
 
 
 def mosquitto_pub(lab, name: str, cert: Path, key: Path, topic: str, message: str, qos: int = 1):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from helpers.device import Device
+from labfixture import console_device
 
 ALL_TYPES = ("THING", "THING_GROUP", "THING_TYPE", "THING_GROUP_MEMBERSHIP", "THING_GROUP_HIERARCHY",
              "THING_TYPE_ASSOCIATION", "JOB", "JOB_EXECUTION", "POLICY", "CERTIFICATE", "CA_CERTIFICATE")
@@ -14,12 +14,8 @@ ALL_TYPES = ("THING", "THING_GROUP", "THING_TYPE", "THING_GROUP_MEMBERSHIP", "TH
 
 @pytest.fixture
 def console(lab):
-    device = Device("console", lab.config.console_cert_path, lab.config.console_key_path, lab.mqtt_host,
-                    lab.mqtt_port, lab.root_ca, client_id=f"events-{uuid.uuid4().hex[:6]}")
-    device.connect()
-    device.subscribe("$aws/events/#", qos=1)
-    yield device
-    device.disconnect()
+    with console_device(lab, "$aws/events/#", name="events") as device:
+        yield device
 
 
 def set_events(iot, enabled: bool, types=ALL_TYPES) -> None:

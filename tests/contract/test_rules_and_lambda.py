@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from helpers.device import Device
+from labfixture import console_device
 
 WAIT_S = 30.0
 FUNCTION_CODE = '''
@@ -88,11 +88,8 @@ def function(lab, suffix) -> dict:
 
 @pytest.fixture
 def console(lab):
-    device = Device("console", lab.config.console_cert_path, lab.config.console_key_path, lab.mqtt_host,
-                    lab.mqtt_port, lab.root_ca, client_id=f"rules-{uuid.uuid4().hex[:6]}")
-    device.connect()
-    yield device
-    device.disconnect()
+    with console_device(lab, name="rules") as device:
+        yield device
 
 
 def create_rule(lab, name: str, sql: str, actions: list[dict], **payload: Any) -> str:
