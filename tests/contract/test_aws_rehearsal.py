@@ -58,6 +58,16 @@ def listener(lab):
         yield device
 
 
+def new_device(ws, name: str) -> None:
+    """A thing with an ACTIVE certificate and the topic's policy, its files saved as chapter 01 does."""
+    ws.iot.create_thing(thingName=name)
+    created = ws.iot.create_keys_and_certificate(setAsActive=True)
+    ws.iot.create_policy(policyName=f"{name}-policy", policyDocument=json.dumps(POLICY))
+    ws.iot.attach_policy(policyName=f"{name}-policy", target=created["certificateArn"])
+    ws.iot.attach_thing_principal(thingName=name, principal=created["certificateArn"])
+    save_device(ws, name, created["certificatePem"], created["keyPair"]["PrivateKey"])
+
+
 def test_without_the_switch_the_lab_settings_are_a_loud_error(lab_shell):
     with pytest.raises(LoopbackEndpoint) as caught:
         workshop.connect()
@@ -79,12 +89,7 @@ def test_the_rehearsal_runs_the_aws_path_against_the_lab(lab, lab_shell, tmp_pat
     assert hashlib.sha256(der).hexdigest() == root_ca.AMAZON_ROOT_CA_1_SHA256
 
     name = f"rehearsal-{uuid.uuid4().hex[:8]}"
-    ws.iot.create_thing(thingName=name)
-    created = ws.iot.create_keys_and_certificate(setAsActive=True)
-    ws.iot.create_policy(policyName=f"{name}-policy", policyDocument=json.dumps(POLICY))
-    ws.iot.attach_policy(policyName=f"{name}-policy", target=created["certificateArn"])
-    ws.iot.attach_thing_principal(thingName=name, principal=created["certificateArn"])
-    save_device(ws, name, created["certificatePem"], created["keyPair"]["PrivateKey"])
+    new_device(ws, name)
     mark = listener.messages.mark()
 
     with Device.from_workshop(ws, name) as device:
@@ -102,12 +107,7 @@ def test_a_rehearsal_with_the_443_option_offers_alpn_on_the_labs_port(lab, lab_s
     lab_shell.setenv("WORKSHOP_MQTT_PORT", "443")
     ws = workshop.connect()
     name = f"rehearsal-alpn-{uuid.uuid4().hex[:6]}"
-    ws.iot.create_thing(thingName=name)
-    created = ws.iot.create_keys_and_certificate(setAsActive=True)
-    ws.iot.create_policy(policyName=f"{name}-policy", policyDocument=json.dumps(POLICY))
-    ws.iot.attach_policy(policyName=f"{name}-policy", target=created["certificateArn"])
-    ws.iot.attach_thing_principal(thingName=name, principal=created["certificateArn"])
-    save_device(ws, name, created["certificatePem"], created["keyPair"]["PrivateKey"])
+    new_device(ws, name)
 
     with Device.from_workshop(ws, name) as device:
         device.publish(TOPIC, {"from": name})
