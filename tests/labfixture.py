@@ -67,6 +67,13 @@ class RunningLab:
         return self.info.ws_port or self.config.ws_port_or_default
 
 
+def unique(prefix: str) -> str:
+    """``prefix`` with a random suffix, so that tests sharing a lab never meet each other's resources."""
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
 def start_lab(home: Path) -> RunningLab:
     config = LabConfig(home=home, http_port=free_port(), mqtt_port=free_port(), ws_port=free_port())
     info = lifecycle.start(config, quiet=True)

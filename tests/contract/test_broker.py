@@ -10,7 +10,6 @@ import socket
 import ssl
 import struct
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,15 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from devices import make_ca, write_secret
+from labfixture import unique
 
 WAIT_S = 10.0
 NOT_AUTHORIZED = 0x87  # paho 2 reports MQTT 3.1.1's CONNACK code 5 as MQTT 5's 0x87
 SUBACK_FAILURE = 0x80
 TLS_FAILURE = -1  # the TLS handshake (or the socket) failed before any CONNACK
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 class Device:
@@ -501,7 +497,6 @@ def mqtt_connect_raw(config, cert: Path, key: Path, client_id: str) -> bytes | N
                 return answer
     except (ssl.SSLError, ConnectionError):
         return None
-
 
 
 def issue(folder: Path, name: str, ca_cert, ca_key, with_chain: bool = False) -> tuple[Path, Path]:

@@ -18,7 +18,6 @@ import struct
 import subprocess
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from devices import write_secret
-from labfixture import start_lab, stop_lab
+from labfixture import start_lab, stop_lab, unique
 from localcore.mqtt import limits
 
 FAST = {limits.CONNECT_TIMEOUT_ENV: "1", limits.TLS_HANDSHAKE_TIMEOUT_ENV: "1", limits.KEEP_ALIVE_MIN_ENV: "1"}
@@ -38,10 +37,6 @@ IDENTIFIER_REJECTED_PAHO = 0x85  # paho 2 reports MQTT 3.1.1's CONNACK code 2 as
 needs_mosquitto = pytest.mark.skipif(
     not shutil.which("mosquitto_pub"), reason="mosquitto clients not installed (apt-get install mosquitto-clients)"
 )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

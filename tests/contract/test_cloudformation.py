@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from awscli import AWS, Cli
+from labfixture import unique
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this venv (pip install awscli)")
@@ -25,10 +26,6 @@ def aws(lab):
     cli = Cli(lab)
     yield cli
     cli.assert_serving()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def body(template: dict) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from devices import write_secret
+from labfixture import unique
 
 AWS = Path(sys.executable).with_name("aws")
 pytestmark = pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this venv (pip install awscli)")
@@ -27,10 +28,6 @@ WAIT_S = 15.0
 POLL_S = 0.1
 ROLE = "arn:aws:iam::123456789012:role/iot-dm-logging"
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}\Z")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 class Device:

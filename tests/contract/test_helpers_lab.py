@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import stat
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from helpers.provisioning import (
     bulk_input, connect_time_chart, connectivity_test, follow_task, make_devices, start_task, task_reports,
     upload_input, write_certificates,
 )
-from labfixture import connect_to
+from labfixture import connect_to, unique
 
 pytestmark = pytest.mark.lab
 
@@ -28,14 +27,9 @@ REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 10
 
 
-
 @pytest.fixture(scope="module")
 def ws(lab, tmp_path_factory):
     return connect_to(lab, tmp_path_factory.mktemp("helpers-work"))
-
-
-def unique(base: str) -> str:
-    return f"{base}-{uuid.uuid4().hex[:8]}"
 
 
 def provision(ws, name: str, statements: list[tuple[str, str]]) -> tuple[certs.DeviceFiles, str]:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 
 import pytest
 
 from awscli import AWS, Cli
+from labfixture import unique
 
 pytestmark = pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this venv (pip install awscli)")
 
@@ -28,10 +28,6 @@ def aws(lab):
     cli = Cli(lab)
     yield cli
     cli.assert_serving()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 # -- IAM ------------------------------------------------------------------------------------------

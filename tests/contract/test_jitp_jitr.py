@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,7 +21,7 @@ from devices import jitp_template, key_pem, make_ca, write_secret
 
 from helpers.device import ConnectionRefused, Device
 from localcore.pki import fingerprint_der
-from labfixture import console_device
+from labfixture import console_device, unique
 
 NOT_AUTHORISED = 5  # CONNACK return code: TLS went through, the CONNECT was refused
 ROLE = "arn:aws:iam::123456789012:role/JITPRole"
@@ -31,10 +30,6 @@ needs_mosquitto = pytest.mark.skipif(
     not shutil.which("mosquitto_pub"),
     reason="mosquitto_pub not installed (apt-get install mosquitto-clients): the workshop's JITP command is not run",
 )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -54,7 +49,6 @@ class DeviceFiles:
     chain: Path  # deviceCert.pem followed by rootCA.pem, like the workshop's deviceCertAndCACert.crt
     key: Path
     certificate_id: str
-
 
 
 def sign(ca_cert, ca_key, subject: x509.Name, public_key) -> x509.Certificate:
@@ -93,7 +87,6 @@ def device_files(folder: Path, ca: OwnCA, name: str, country: str | None = "DE")
                          cert.public_bytes(serialization.Encoding.PEM).decode() + ca.pem)
     return DeviceFiles(name, chain, write_secret(folder / f"{name}.key", key_pem(key)),
                        fingerprint_der(cert.public_bytes(serialization.Encoding.DER)))
-
 
 
 # -- fixtures ---------------------------------------------------------------------------------------

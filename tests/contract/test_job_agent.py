@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from helpers import certs
 from helpers.catchup import fill_placeholders
 from helpers.console import MqttConsole
 from helpers.job_agent import JobAgent, JobAgentError, follow_job
-from labfixture import connect_to
+from labfixture import connect_to, unique
 
 pytestmark = pytest.mark.lab
 
@@ -26,10 +25,6 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "jobs"
 ROLE_ARN = "arn:aws:iam::123456789012:role/iot-jobs-presign"
 NOTES = b"the notes a job document links to\n"
 WAIT_S = 15
-
-
-def unique(base: str) -> str:
-    return f"{base}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import json
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from devices import write_secret
+from labfixture import unique
 
 WAIT_S = 10.0
 OPEN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})
 ROLE_ARN = "arn:aws:iam::123456789012:role/iot-jobs-presign"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 class Inbox:

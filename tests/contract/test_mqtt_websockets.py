@@ -24,8 +24,8 @@ from labfixture import RunningLab, free_port
 from localcore import lifecycle
 from localcore.config import DEFAULT_WS_PORT, LabConfig
 from test_aws_rehearsal import lab_shell  # noqa: F401 (the fixture: a shell after `localcore env`, aws backend)
-from labfixture import connect_to
-from test_helpers_lab import provision, publisher, unique
+from labfixture import connect_to, unique
+from test_helpers_lab import provision, publisher
 
 pytestmark = pytest.mark.lab
 

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from devices import write_secret
-from labfixture import RunningLab, free_port
+from labfixture import RunningLab, free_port, unique
 from localcore import lifecycle
 from localcore.config import LabConfig
 
@@ -60,10 +59,6 @@ def lab(tmp_path):
     running = RestartableLab(config, lifecycle.start(config, quiet=True))
     yield running
     lifecycle.stop(config, quiet=True)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def round_trip(lab: RunningLab, client_id: str, cert: Path, key: Path, topic: str) -> int | bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,9 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 
 from devices import csr_pem, new_key
+from labfixture import unique
 
 TEMPLATE = (Path(__file__).resolve().parents[2] / "data" / "register-thing-template.json").read_text()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

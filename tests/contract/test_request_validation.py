@@ -12,7 +12,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import botocore.exceptions
@@ -21,12 +20,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from labfixture import unique
 
 AWS = Path(sys.executable).with_name("aws")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def raw(lab, method: str, path: str, body: bytes = b"", *, service: str = "iot", headers: dict | None = None):
