@@ -222,6 +222,9 @@ class Flag:
 
 
 THING_NAME = Text(pattern=THING_NAME_PATTERN, max_length=128, help="letters, digits, ':', '_' and '-'")
+# An attribute value of a thing (AWS IoT API reference, AttributePayload): up to 800 characters of these.
+ATTRIBUTE_VALUE = Text(pattern=r"[a-zA-Z0-9_.,@/:#=\[\]-]+", max_length=800,
+                       help="letters, digits and _ . , @ / : # = [ ] -")
 DEVICE_COUNT = Integer(1, 1000, help="how many devices, 1 to 1000")
 
 Field = Text | Integer | Choice | Flag

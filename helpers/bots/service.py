@@ -117,6 +117,80 @@ def _complete_stack_outputs(ws: Any) -> dict[str, str] | None:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
+# ------------------------------------------------------------------------------ definitions
+
+ASL_FOLDER = REPO_ROOT / "data" / "stepfunctions"
+MACHINES = {"ProvisionBot": ("ProvisionBotArn", "provision_bot.asl.json"),
+            "RemoveBot": ("RemoveBotArn", "remove_bot.asl.json")}
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")  # ${BotsTableName}: filled from the stack's outputs, as DefinitionSubstitutions does
+# UpdateStateMachine is eventually consistent: "executions started immediately after calling
+# UpdateStateMachine may use the previous state machine definition" (Step Functions API reference).
+UPDATE = waits.Budget(10, 60, "Step Functions applies a new definition within seconds")
+
+
+class DefinitionInvalid(WorkshopError):
+    """Step Functions refused a definition (InvalidDefinition); the message lists why, one line each."""
+
+
+def _machine(name: str) -> tuple[str, str]:
+    if name not in MACHINES:
+        raise WorkshopError(f"There is no state machine {name!r} in the bots stack: use one of {', '.join(MACHINES)}.")
+    return MACHINES[name]
+
+
+def asl_definition(ws: Any, machine: str = "ProvisionBot") -> dict:
+    """The definition of ``machine`` as the kit ships it (``data/stepfunctions/*.asl.json``), with the
+    stack's names filled in where the file has ``${...}``: what `bots_stack` deployed."""
+    text = (ASL_FOLDER / _machine(machine)[1]).read_text()
+    outputs = bots_stack(ws)
+    return json.loads(PLACEHOLDER.sub(lambda m: outputs.get(m.group(1), m.group(0)), text))
+
+
+def definition(ws: Any, machine: str = "ProvisionBot") -> dict:
+    """The definition ``machine`` runs now (DescribeStateMachine): the shipped one, or yours once changed."""
+    arn = bots_stack(ws)[_machine(machine)[0]]
+    return json.loads(ws.client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"])
+
+
+def update_definition(ws: Any, machine: str, new: Any) -> dict:
+    """Make ``machine`` run ``new`` (a dict, JSON text, or the path of a JSON file) with UpdateStateMachine.
+
+    Step Functions checks it first: a definition that cannot run (a ``Next`` naming no state, a state
+    nothing reaches, a Task without ``Resource``) raises `DefinitionInvalid` listing each problem, and
+    the machine keeps its old definition. Waits until DescribeStateMachine shows the new one; returns it.
+    The bots stack is never redeployed over it: `restore_definition` puts the shipped one back."""
+    from pathlib import Path
+
+    if isinstance(new, Path):
+        new = new.read_text()
+    text = new if isinstance(new, str) else json.dumps(new, indent=2)
+    arn = bots_stack(ws)[_machine(machine)[0]]
+    sfn = ws.client("stepfunctions")
+    try:
+        sfn.update_state_machine(stateMachineArn=arn, definition=text)
+    except sfn.exceptions.InvalidDefinition as error:
+        raise DefinitionInvalid(_explain_invalid(machine, error.response["Error"].get("Message", ""))) from None
+    wanted = json.loads(text)
+    return waits.wait_until(lambda: definition(ws, machine), lambda now: now == wanted,
+                            what=f"{machine} to run its new definition", budget=UPDATE,
+                            backend=waits.backend_of(ws), interval=0.2, max_interval=2.0,
+                            describe=lambda now: "the old definition")
+
+
+def restore_definition(ws: Any, machine: str = "ProvisionBot") -> dict:
+    """Put the definition the kit ships back on ``machine`` (undo `update_definition`)."""
+    return update_definition(ws, machine, asl_definition(ws, machine))
+
+
+def _explain_invalid(machine: str, text: str) -> str:
+    """``Invalid State Machine Definition: 'A at /x, B at /y'`` as one line per problem."""
+    body = text.split(": ", 1)[1].strip("'") if text.startswith("Invalid State Machine Definition") else text
+    problems = re.split(r", (?=[A-Z_]{6,}: )", body)
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return (f"Step Functions refused the new definition of {machine} (it keeps the old one):\n{lines}\n"
+            f"Fix the definition and update it again.")
+
+
 # ------------------------------------------------------------------------------- executions
 
 
@@ -301,6 +375,7 @@ def search(ws: Any, text: str = "", fleet: Any = None) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["thingName"])
 
 
-__all__ = ["BOTS_TEMPLATE", "BotNameInvalid", "BotsStackMissing", "EXECUTION", "bot_name", "bots_stack",
-           "bots_stack_name", "describe", "execution_name", "history", "progress", "provision", "remove",
-           "search", "steps_from_history", "wait"]
+__all__ = ["BOTS_TEMPLATE", "BotNameInvalid", "BotsStackMissing", "DefinitionInvalid", "EXECUTION", "asl_definition",
+           "bot_name", "bots_stack", "bots_stack_name", "definition", "describe", "execution_name", "history",
+           "progress", "provision", "remove", "restore_definition", "search", "steps_from_history",
+           "update_definition", "wait"]

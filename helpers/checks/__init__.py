@@ -58,7 +58,7 @@ def policies_of(ws: Any, target: str) -> list[str]:
 
 policies_on = policies_of  # the name chapter 08's self-check uses
 
-from .bots import bot_problem, doomed_run_problem, gone_problem  # noqa: E402
+from .bots import bot_problem, doomed_run_problem, firmware_problem, gone_problem  # noqa: E402
 from .bulk import broken_line_task_problem, registration_task_reports  # noqa: E402
 from .ca import (certificates_of_ca, jitp_device_problem, jitr_recovered_problem,  # noqa: E402
                  jitr_refused_problem, lambda_action_failures, subject_field)

@@ -102,3 +102,25 @@ def doomed_run_problem(ws: Any, outputs: dict) -> str:
             return ""
         problems.append(f"{execution['name']} left {', '.join(left)}")
     return "; ".join(problems) or "no ProvisionBot run of yours has failed yet"
+
+
+FIRMWARE_ATTRIBUTE = "firmwareVersion"
+
+
+def firmware_problem(ws: Any, outputs: dict, name: str) -> str:
+    """'' when ``ProvisionBot`` now writes a firmware version, and the bot ``name``, provisioned with it,
+    carries a non-empty ``firmwareVersion`` attribute and is in the bots' table. Any way of writing the
+    attribute counts (a step of its own, or ``CreateThing``'s attributes)."""
+    sfn = ws.client("stepfunctions")
+    definition = sfn.describe_state_machine(stateMachineArn=outputs["ProvisionBotArn"])["definition"]
+    if FIRMWARE_ATTRIBUTE not in definition:
+        return f"ProvisionBot's definition writes no {FIRMWARE_ATTRIBUTE} attribute yet (service.update_definition)"
+    thing = _thing(ws, name)
+    if thing is None:
+        return f"there is no bot {name}: provision it once ProvisionBot writes the firmware version"
+    if not thing.get("attributes", {}).get(FIRMWARE_ATTRIBUTE):
+        return (f"{name} has no {FIRMWARE_ATTRIBUTE} attribute: it was provisioned before your change; "
+                f"remove it (service.remove) and provision it again")
+    if _item(ws, outputs, name) is None:
+        return f"{name} is not in the bots' table: provision it with ProvisionBot (service.provision)"
+    return ""

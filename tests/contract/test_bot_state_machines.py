@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import queue
 import time
-import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from awscli import AWS, Cli
+from awscli import AWS, Cli, CliError
 from devices import write_secret
+from labfixture import unique
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "cfn" / "iot-dm-bots.yaml"
@@ -30,10 +30,6 @@ PROVISION_STEPS = ["CreateThing", "CreateKeysAndCertificate", "AttachPolicy", "A
                    "SaveMetadata", "Provisioned"]
 REMOVE_STEPS = ["GetMetadata", "DeactivateCertificate", "DetachThingPrincipal", "DetachPolicy", "DeleteCertificate",
                 "DeleteThing", "DeleteKeys", "DeleteMetadata", "Removed"]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def deploy(aws: Cli, prefix: str) -> dict[str, str]:
@@ -341,3 +337,45 @@ def test_the_kits_deploy_stack_deploys_the_bots_stack(lab, tmp_path):
     assert outputs["BotsTableName"] == f"{prefix}-bots" and outputs["BotPolicyName"] == f"{prefix}-bot-policy"
     assert ws.deploy_stack(name=name, template=TEMPLATE, parameters={"Prefix": prefix}, timeout=120) == outputs
     tear_down(Cli(lab), prefix, outputs, stack_name=name)
+
+
+def test_update_state_machine_checks_the_definition_and_new_runs_use_it(aws, tmp_path):
+    """Chapter 11's second exercise with the AWS CLI: a definition that cannot run is refused with
+    InvalidDefinition and the machine keeps its old one; a step writing ``firmwareVersion`` added
+    with ``update-state-machine`` runs in the next execution, whose bot carries the attribute."""
+    prefix = unique("fw")
+    outputs = deploy(aws, prefix)
+    try:
+        arn = outputs["ProvisionBotArn"]
+        shipped = json.loads(aws("stepfunctions", "describe-state-machine", "--state-machine-arn", arn)["definition"])
+        broken = json.loads(json.dumps(shipped))
+        broken["States"]["CreateThing"]["Next"] = "SetFirmwareVersion"  # the state itself is forgotten
+        (tmp_path / "broken.json").write_text(json.dumps(broken))
+        with pytest.raises(CliError) as refused:
+            aws("stepfunctions", "update-state-machine", "--state-machine-arn", arn,
+                "--definition", f"file://{tmp_path / 'broken.json'}")
+        assert "InvalidDefinition" in str(refused.value)
+        assert "Missing 'Next' target: SetFirmwareVersion at /States/CreateThing/Next" in str(refused.value)
+        kept = json.loads(aws("stepfunctions", "describe-state-machine", "--state-machine-arn", arn)["definition"])
+        assert kept == shipped
+
+        fixed = json.loads(json.dumps(broken))
+        fixed["States"]["SetFirmwareVersion"] = {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:iot:updateThing",
+            "Parameters": {"ThingName.$": "$.thingName",
+                           "AttributePayload": {"Attributes": {"firmwareVersion": "1.2.3"}, "Merge": True}},
+            "ResultPath": None, "Next": shipped["States"]["CreateThing"]["Next"],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "UndoCreateThing"}]}
+        (tmp_path / "fixed.json").write_text(json.dumps(fixed))
+        aws("stepfunctions", "update-state-machine", "--state-machine-arn", arn,
+            "--definition", f"file://{tmp_path / 'fixed.json'}")
+        name = unique(f"{prefix}-bot")
+        described = run(aws, arn, name)
+        assert described["status"] == "SUCCEEDED", described
+        attributes = aws("iot", "describe-thing", "--thing-name", name)["attributes"]
+        assert attributes["firmwareVersion"] == "1.2.3"
+        assert attributes["provisionedBy"] == described["name"]  # and the shipped steps still ran
+        assert entered(history(aws, described["executionArn"]))[:3] == ["CreateThing", "SetFirmwareVersion",
+                                                                         "CreateKeysAndCertificate"]
+    finally:
+        tear_down(aws, prefix, outputs)

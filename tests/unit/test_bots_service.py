@@ -374,3 +374,22 @@ def test_progress_reads_every_page_of_the_history():
     assert steps == [{"state": "CreateThing", "status": "succeeded"},
                      {"state": "CreateKeysAndCertificate", "status": "entered"}]
     assert sfn.history_requests == [None, "2", "4", "6"]
+
+
+def test_an_invalid_definition_is_explained_one_problem_a_line():
+    from helpers.bots.service import _explain_invalid
+
+    text = ("Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: X at /States/A/Next, "
+            "MISSING_TRANSITION_TARGET: State \"B\" is not reachable. at /States/B'")
+    lines = _explain_invalid("ProvisionBot", text).splitlines()
+    assert lines[0] == "Step Functions refused the new definition of ProvisionBot (it keeps the old one):"
+    assert lines[1:3] == ["  - MISSING_TRANSITION_TARGET: Missing 'Next' target: X at /States/A/Next",
+                          "  - MISSING_TRANSITION_TARGET: State \"B\" is not reachable. at /States/B"]
+
+
+def test_an_unknown_state_machine_says_which_there_are():
+    from helpers.bots.service import asl_definition
+    from helpers.failures import WorkshopError
+
+    with pytest.raises(WorkshopError, match="ProvisionBot, RemoveBot"):
+        asl_definition(object(), "ProvisonBot")

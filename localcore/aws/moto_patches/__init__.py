@@ -109,6 +109,22 @@ def wrap_classmethod(module: str, cls: str, method: str, around: Callable[..., A
     setattr(owner, method, classmethod(wrapper))
 
 
+def wrap_staticmethod(module: str, cls: str, method: str, around: Callable[..., Any]) -> None:
+    """Replace moto's staticmethod by ``around(original, *args, **kwargs)``."""
+    owner = require(module, cls, method)
+    current = inspect.getattr_static(owner, method)
+    if not isinstance(current, staticmethod):
+        raise RuntimeError(f"moto changed: {module}.{cls}.{method} is no longer a staticmethod; update localcore/aws/moto_patches.")
+    _originals.setdefault((owner, method), current)
+    function = current.__func__
+
+    def wrapper(*args, **kwargs):
+        return around(function, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, function)
+    setattr(owner, method, staticmethod(wrapper))
+
+
 def wrap_property(module: str, cls: str, name: str, around: Callable[..., Any]) -> None:
     """Replace moto's read-only property by one answering ``around(original_getter, self)``."""
     owner = require(module, cls, name)

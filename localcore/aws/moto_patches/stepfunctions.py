@@ -24,6 +24,8 @@ Fixes for what the kit's state machines need:
   result) gives its value, not a one-element list; ``$$.Execution.StartTime`` is ISO 8601 text;
 - a Fail state's ``ErrorPath`` may re-raise a caught ``States.*`` error; an execution started
   without a name gets a UUID (moto named it ``None``);
+- a definition that cannot run is refused with ``InvalidDefinition`` and AWS's diagnostics
+  (`localcore.aws.asl_checks`) on create and update; moto accepted a ``Next`` naming no state;
 - GetExecutionHistory pages (``maxResults``, ``nextToken``, ``reverseOrder``);
 - ``AWS::StepFunctions::StateMachine`` in CloudFormation creates the machine where the API (and the
   interpreter) finds it, from ``DefinitionString`` or ``Definition`` with ``DefinitionSubstitutions``.
@@ -46,7 +48,8 @@ from typing import Any
 
 from moto.core.config import default_user_config
 
-from . import PATCHED, _originals, when_imported, wrap_around, wrap_classmethod
+from ...errors import AwsError
+from . import PATCHED, _originals, as_moto_error, when_imported, wrap_around, wrap_classmethod, wrap_staticmethod
 
 log = logging.getLogger("localcore.stepfunctions")
 
@@ -414,6 +417,20 @@ def _fail_error_name(original):
     return FailErrorName
 
 
+def _validate_definition(original, definition):
+    """AWS's static checks (`localcore.aws.asl_checks`) before moto's parser, and moto's parser errors
+    as ``InvalidDefinition`` (moto raised an exception its HTTP layer answers with no error code)."""
+    from ..asl_checks import diagnostics, message
+
+    found = diagnostics(definition)
+    if not found:
+        try:
+            return original(definition=definition)
+        except Exception as error:  # noqa: BLE001 - moto's ASLParserException and friends
+            found = [f"SCHEMA_VALIDATION_FAILED: {getattr(error, 'message', None) or error}"]
+    raise as_moto_error(AwsError(message(found), code="InvalidDefinition", status=400))
+
+
 def install(lab: Any) -> None:
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     client = _client_for(lab)
@@ -434,6 +451,8 @@ def install(lab: Any) -> None:
     when_imported(EXECUTION, _register_reducers)
     when_imported(EXECUTION, lambda: wrap_around(EXECUTION, "Execution", "get_start_execution_details", _start_details))
     when_imported(JSON_PATH, _fix_extract_json)
+    when_imported(PARSER_MODELS, lambda: wrap_staticmethod(PARSER_MODELS, "StepFunctionsParserBackend",
+                                                           "_validate_definition", _validate_definition))
     when_imported(RESPONSES, lambda: wrap_around(RESPONSES, "StepFunctionResponse", "get_execution_history",
                                                  _get_execution_history))
     when_imported(PARSER_MODELS, lambda: wrap_around(PARSER_MODELS, "StepFunctionsParserBackend", "start_execution", _start_execution))
