@@ -43,4 +43,13 @@ class Gone(Exception):
     """A probe found the resource gone (or the setting as it was) in a way that is not an AWS error."""
 
 
-__all__ = ["COLUMNS", "Gone", "Item", "LOCAL_FILE"]
+__all__ = ["COLUMNS", "Gone", "Item", "LOCAL_FILE", "tie"]
+
+
+def tie(item: Item, certificate_arn: str, source: str) -> None:
+    """Mark ``item`` as made with ``certificate_arn`` (a thing holding the workshop's certificate is the
+    workshop's); ``source`` says who tied them."""
+    item.detail.setdefault("tied_certificates", [])
+    if certificate_arn and certificate_arn not in item.detail["tied_certificates"]:
+        item.detail["tied_certificates"].append(certificate_arn)
+    item.detail.setdefault("tied_by", source)

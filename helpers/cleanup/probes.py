@@ -162,6 +162,8 @@ def _stack(ws: Any, item: Item, cache: dict) -> None:
     item.identity = {"StackId": stack.get("StackId")}
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     item.detail["bucket"] = outputs.get("S3Bucket") or outputs.get("BotsBucketName", "")  # workshop or bots stack
+    if outputs.get("ProvisionBotArn"):
+        item.detail["provision_machine"] = outputs["ProvisionBotArn"]
     if outputs.get("BotsTableName"):
         item.detail["bots_table"] = outputs["BotsTableName"]
 

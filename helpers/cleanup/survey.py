@@ -12,8 +12,9 @@ from typing import Any
 from .. import ledger as L
 from ..ui import Progress
 from .errors import is_gone
+from .bots import from_bots_stacks
 from .files import file_items
-from .items import COLUMNS, Item
+from .items import COLUMNS, Item, tie
 from .ownership import workshop_stacks
 from .ownership import (
     IOT_LOG_GROUP, LAMBDA_LOG_GROUP, Verdict, ca_policy, iot_log_group, judge, lambda_log_group, short,
@@ -81,13 +82,6 @@ def _from_ledger(entries: list[L.Entry], items: Items) -> None:
             item.detail["shadows"] = sorted(names - {""})
 
 
-def _tie(item: Item, certificate_arn: str, source: str) -> None:
-    item.detail.setdefault("tied_certificates", [])
-    if certificate_arn and certificate_arn not in item.detail["tied_certificates"]:
-        item.detail["tied_certificates"].append(certificate_arn)
-    item.detail.setdefault("tied_by", source)
-
-
 def _from_bulk_tasks(ws: Any, entries: list[L.Entry], items: Items) -> None:
     """The certificates a bulk task made, and its things (tied to those certificates)."""
     from ..provisioning import fetch_report, report_links, result_rows
@@ -107,7 +101,7 @@ def _from_bulk_tasks(ws: Any, entries: list[L.Entry], items: Items) -> None:
             if row["thing_name"]:
                 thing = items.add(Item(L.THING, row["thing_name"], chapter=task.chapter, created=task.time,
                                        source=source))
-                _tie(thing, row["certificate_arn"] or "", f"the bulk task {task.name[:8]}… made it with that "
+                tie(thing, row["certificate_arn"] or "", f"the bulk task {task.name[:8]}… made it with that "
                                                           "certificate")
 
 
@@ -138,7 +132,7 @@ def _attached_to_ca_certificates(items: Items) -> list[Item]:
         source = f"attached to a certificate of CA {ca.name[:8]}…"
         for thing in cert.deps.get("things", []):
             found = items.add(Item(L.THING, thing, chapter=ca.chapter, created=ca.created, source=source))
-            _tie(found, cert.arn, f"it holds a device certificate of the workshop's CA {ca.name[:8]}…")
+            tie(found, cert.arn, f"it holds a device certificate of the workshop's CA {ca.name[:8]}…")
             new.append(found)
         for policy in cert.deps.get("policies", []):
             if items.get(L.POLICY, policy) is None:
@@ -168,45 +162,6 @@ def _stack_resources(ws: Any, items: Items) -> list[Item]:
     return new
 
 
-def _from_bots_tables(ws: Any, items: Items) -> list[Item]:
-    """Chapter 11's bots: the state machines made their things, certificates and stored keys on the
-    server side, so the ledger has none of them; the table of the workshop's own bots stack names each
-    (its item: thing name, certificate). The thing is tied to that certificate, as a bulk task's is."""
-    from ..bots.bot import s3_keys
-
-    new = []
-    for stack in items.of(L.STACK):
-        table, bucket = stack.detail.get("bots_table"), stack.detail.get("bucket", "")
-        if not (table and stack.exists and stack.ours):
-            continue
-        try:
-            rows = [row for page in ws.client("dynamodb").get_paginator("scan").paginate(TableName=table)
-                    for row in page.get("Items", [])]
-        except Exception as error:  # noqa: BLE001 - a table that is gone names no bots
-            if is_gone(error):
-                continue
-            raise
-        source = f"bots table {table}"
-        for row in rows:
-            name = row.get("thingName", {}).get("S", "")
-            certificate_arn = row.get("certificateArn", {}).get("S", "")
-            certificate_id = row.get("certificateId", {}).get("S", "") or certificate_arn.rsplit("/", 1)[-1]
-            if not name:
-                continue
-            if certificate_id:
-                new.append(items.add(Item(L.CERTIFICATE, certificate_id, certificate_arn, stack.chapter,
-                                          stack.created, source=source)))
-            thing = items.add(Item(L.THING, name, chapter=stack.chapter, created=stack.created, source=source))
-            _tie(thing, certificate_arn, f"ProvisionBot of the workshop's stack {stack.name} made it with that "
-                                         "certificate")
-            new.append(thing)
-            for key in s3_keys(name):
-                new.append(items.add(Item(L.S3_OBJECT, key, chapter=stack.chapter, created=stack.created,
-                                          source=source, detail={"bucket": bucket, "bot_of": stack.name,
-                                                                       "tied_by": source})))
-    return new
-
-
 def _log_groups(items: Items, entries: list[L.Entry]) -> list[Item]:
     """The log groups AWS made for the workshop: its functions' logs, and AWS IoT's own when the
     workshop switched v2 logging on."""
@@ -230,6 +185,8 @@ def _verdict(item: Item, items: Items, entries: list[L.Entry]) -> Verdict:
         return Verdict(True, f"a resource of the workshop's stack {item.detail['by_stack']}")
     if item.kind == L.S3_OBJECT and item.detail.get("bot_of"):
         return Verdict(True, f"a bot's stored keys, in the bucket of the workshop's stack {item.detail['bot_of']}")
+    if item.kind == L.THING and item.detail.get("bot_of"):
+        return Verdict(True, f"a bot that ProvisionBot of the workshop's stack {item.detail['bot_of']} made")
     if item.recorded:
         return judge(item.kind, item.recorded, item.identity)
     if item.kind in (L.CERTIFICATE, L.CA_CERTIFICATE):
@@ -327,7 +284,7 @@ def inventory(ws: Any, progress: bool = True, until: str | None = None) -> Any:
     _judge_all(fresh, items, entries)
     if bar:
         bar.update(2, "checked which still exist, and whose they are")
-    more = (_stack_resources(ws, items) + _from_bots_tables(ws, items) + _attached_to_ca_certificates(items)
+    more = (_stack_resources(ws, items) + from_bots_stacks(ws, items) + _attached_to_ca_certificates(items)
             + _log_groups(items, entries))
     more = [i for i in {id(i): i for i in more}.values() if not i.status]  # probed before when found twice
     probe_all(ws, more, cache)

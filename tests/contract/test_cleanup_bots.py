@@ -7,11 +7,9 @@ import pytest
 
 from helpers import cleanup
 from helpers.bots import service
-from helpers.workshop import connect
-from labfixture import start_lab, stop_lab
+from labfixture import connect_to, start_lab, stop_lab
 
 pytestmark = pytest.mark.lab
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT")
 
 
 @pytest.fixture(scope="module")
@@ -21,21 +19,18 @@ def lab(tmp_path_factory):
     stop_lab(running)
 
 
-def connect_to(lab, work_dir, prefix=""):
-    with pytest.MonkeyPatch.context() as env:
-        for variable in LAB_VARIABLES:
-            env.setenv(variable, lab.env[variable])
-        env.delenv("WORKSHOP_BACKEND", raising=False)
-        env.delenv("JPY_SESSION_NAME", raising=False)
-        return connect(prefix=prefix, work_dir=work_dir)
-
-
 def thing_exists(ws, name) -> bool:
     try:
         ws.iot.describe_thing(thingName=name)
         return True
     except ws.iot.exceptions.ResourceNotFoundException:
         return False
+
+
+def clean_up(ws, found):
+    results = cleanup.run(ws, cleanup.plan(ws, found), dry_run=False, progress=False)
+    failed = results[results["result"].isin(["error", "not yet"])]
+    assert failed.empty, failed.to_dict("records")
 
 
 def test_the_clean_up_removes_the_bots_and_their_stack(lab, tmp_path):
@@ -48,10 +43,7 @@ def test_the_clean_up_removes_the_bots_and_their_stack(lab, tmp_path):
                     ["Item"]["certificateId"]["S"] for bot in bots]
 
     found = cleanup.inventory(ws, progress=False)
-    the_plan = cleanup.plan(ws, found)
-    results = cleanup.run(ws, the_plan, dry_run=False, progress=False)
-    failed = results[results["result"].isin(["error", "not yet"])]
-    assert failed.empty, failed.to_dict("records")
+    clean_up(ws, found)
 
     assert not [bot for bot in bots if thing_exists(ws, bot)]
     ids = {c["certificateId"] for c in ws.iot.list_certificates()["certificates"]}
@@ -60,3 +52,37 @@ def test_the_clean_up_removes_the_bots_and_their_stack(lab, tmp_path):
               if s["StackStatus"] != "DELETE_COMPLETE"]
     assert service.bots_stack_name(ws) not in stacks
     assert outputs["BotsBucketName"] not in [b["Name"] for b in ws.client("s3").list_buckets()["Buckets"]]
+
+
+def test_bots_the_table_lost_are_found_in_the_bucket_and_the_executions(lab, tmp_path):
+    """A table item deleted by hand (bot3), and also its stored keys (bot4): the bucket and the
+    ProvisionBot executions still name them. A thing of a bot's name that ProvisionBot did not make
+    (created by hand after a failed run) is not the workshop's and stays."""
+    ws = connect_to(lab, tmp_path / "work", prefix="ben")
+    outputs = service.bots_stack(ws)
+    bot3, bot4, other = (service.bot_name(ws.prefix, base) for base in ("bot3", "bot4", "bot-other"))
+    for bot in (bot3, bot4, other):
+        assert service.wait(ws, service.provision(ws, bot))["status"] == "SUCCEEDED"
+    assert service.wait(ws, service.remove(ws, other))["status"] == "SUCCEEDED"
+    lab.client("iot").create_thing(thingName=other)  # a plain boto3 client: not in the ledger
+    dynamodb, s3 = ws.client("dynamodb"), ws.client("s3")
+    certificates = {}
+    for bot in (bot3, bot4):
+        key = {"thingName": {"S": bot}}
+        certificates[bot] = dynamodb.get_item(TableName=outputs["BotsTableName"], Key=key)["Item"]["certificateId"]["S"]
+        dynamodb.delete_item(TableName=outputs["BotsTableName"], Key=key)
+    for listed in s3.list_objects_v2(Bucket=outputs["BotsBucketName"], Prefix=f"bots/{bot4}/")["Contents"]:
+        s3.delete_object(Bucket=outputs["BotsBucketName"], Key=listed["Key"])
+
+    found = cleanup.inventory(ws, progress=False)
+    rows = {(row["kind"], row["name"]): row for row in found.to_dict("records")}
+    for bot in (bot3, bot4):
+        assert rows[("thing", bot)]["ours"], rows[("thing", bot)]["why"]
+        assert rows[("certificate", certificates[bot])]["ours"]
+    assert ("thing", other) not in rows or not rows[("thing", other)]["ours"]
+    clean_up(ws, found)
+
+    assert not thing_exists(ws, bot3) and not thing_exists(ws, bot4)
+    ids = {c["certificateId"] for c in ws.iot.list_certificates()["certificates"]}
+    assert not ids & set(certificates.values())
+    assert thing_exists(ws, other)
