@@ -342,7 +342,8 @@ def test_the_kits_deploy_stack_deploys_the_bots_stack(lab, tmp_path):
 def test_update_state_machine_checks_the_definition_and_new_runs_use_it(aws, tmp_path):
     """Chapter 11's second exercise with the AWS CLI: a definition that cannot run is refused with
     InvalidDefinition and the machine keeps its old one; a step writing ``firmwareVersion`` added
-    with ``update-state-machine`` runs in the next execution, whose bot carries the attribute."""
+    with ``update-state-machine`` is denied while the role does not allow iot:UpdateThing (and
+    compensated), and runs once it does: the next bot carries the attribute."""
     prefix = unique("fw")
     outputs = deploy(aws, prefix)
     try:
@@ -369,6 +370,27 @@ def test_update_state_machine_checks_the_definition_and_new_runs_use_it(aws, tmp
         (tmp_path / "fixed.json").write_text(json.dumps(fixed))
         aws("stepfunctions", "update-state-machine", "--state-machine-arn", arn,
             "--definition", f"file://{tmp_path / 'fixed.json'}")
+
+        # The role runs each step: without iot:UpdateThing the new step is denied, and compensated.
+        role = outputs["StatesRoleArn"].rsplit("/", 1)[-1]
+        granted = aws("iam", "get-role-policy", "--role-name", role, "--policy-name", "provision-and-remove-bots")
+        narrower = json.loads(json.dumps(granted["PolicyDocument"]))
+        for statement in narrower["Statement"]:
+            if isinstance(statement["Action"], list):
+                statement["Action"] = [a for a in statement["Action"] if a != "iot:UpdateThing"]
+        aws("iam", "put-role-policy", "--role-name", role, "--policy-name", "provision-and-remove-bots",
+            "--policy-document", json.dumps(narrower))
+        denied_name = unique(f"{prefix}-denied")
+        denied = run(aws, arn, denied_name)
+        assert denied["status"] == "FAILED", denied
+        failed = [e for e in history(aws, denied["executionArn"]) if e["type"] == "TaskFailed"]
+        assert failed[0]["taskFailedEventDetails"]["error"] == "Iot.AccessDeniedException"
+        assert "iot:UpdateThing" in failed[0]["taskFailedEventDetails"]["cause"]
+        assert "UndoCreateThing" in entered(history(aws, denied["executionArn"]))
+        assert gone(aws.client("iot").describe_thing, thingName=denied_name)
+        aws("iam", "put-role-policy", "--role-name", role, "--policy-name", "provision-and-remove-bots",
+            "--policy-document", json.dumps(granted["PolicyDocument"]))
+
         name = unique(f"{prefix}-bot")
         described = run(aws, arn, name)
         assert described["status"] == "SUCCEEDED", described

@@ -8,8 +8,9 @@ StartExecution returns at once and DescribeExecution shows RUNNING, then SUCCEED
 credentials, so an IoT, S3 or DynamoDB task is one more request through the lab's front (validation,
 the state gate, the registry events), never the internet. werkzeug serves each request on its own
 thread, and an execution thread holds nothing while its call is answered, so a call cannot deadlock.
-Tasks run with the lab's own identity, not the state machine's role (the lab does not enforce IAM on
-API calls; on AWS the role's policy must allow each task).
+Tasks run with the lab's own identity, but each call is first checked against the **actions** the
+state machine's role allows (`localcore.aws.task_permissions`; resources and conditions are not
+evaluated): a step the role does not allow fails with ``AccessDeniedException`` as on AWS.
 
 Fixes for what the kit's state machines need:
 - errors of ``aws-sdk`` tasks are named as AWS names them, ``<ServiceName>.<ErrorCode>`` with an
@@ -94,9 +95,52 @@ def _client_for(lab: Any):
         with lock:
             if (service, region) not in made:
                 made[(service, region)] = _new_client(lab, region, service)
-            return made[(service, region)]
+            client = made[(service, region)]
+        role_arn = getattr(state_credentials, "role_arn", None)
+        return _AsRole(lab, client, service, role_arn) if role_arn else client
 
     return boto_client_for
+
+
+class _AsRole:
+    """A client that makes each call only when the state machine's role allows its action
+    (`localcore.aws.task_permissions`); otherwise the call fails as AWS's would, AccessDeniedException."""
+
+    def __init__(self, lab: Any, client: Any, service: str, role_arn: str) -> None:
+        self._lab, self._client, self._service, self._role_arn = lab, client, service, role_arn
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name not in self._client.meta.method_to_api_mapping:
+            return attribute
+
+        def call(**parameters):
+            from botocore.exceptions import ClientError
+
+            from ..task_permissions import allows, denied_message, iam_action
+
+            action = iam_action(self._service, name)
+            documents = _role_documents(self._lab, self._role_arn)
+            if documents is not None and not allows(documents, action):
+                raise ClientError({"Error": {"Code": "AccessDeniedException",
+                                             "Message": denied_message(self._role_arn, action)},
+                                   "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": str(uuid.uuid4())}},
+                                  self._client.meta.method_to_api_mapping[name])
+            return attribute(**parameters)
+
+        return call
+
+
+def _role_documents(lab: Any, role_arn: str) -> list[str] | None:
+    """The policy documents of the role (inline and managed), or None when the lab has no such role."""
+    try:
+        role = lab.backend("iam").get_role(role_arn.rsplit("/", 1)[-1])
+    except Exception:  # noqa: BLE001 - moto's NoSuchEntity: a role the lab does not know is not checked
+        return None
+    documents = list(role.policies.values())
+    for policy in role.managed_policies.values():
+        documents += [v.document for v in getattr(policy, "versions", []) if getattr(v, "is_default", False)]
+    return documents
 
 
 def _new_client(lab: Any, region: str, service: str):
