@@ -13,22 +13,17 @@ from helpers.bots import service
 from helpers.bots.bot import CERTIFICATE_DELETED, CERTIFICATE_DISABLED, Fleet, topics
 from helpers.bots.screen import ThingsScreen
 from helpers.console import MqttConsole
-from helpers.workshop import connect
+from labfixture import connect_to
 
 pytestmark = [pytest.mark.lab,
               pytest.mark.skipif(not service.BOTS_TEMPLATE.is_file(), reason="cfn/iot-dm-bots.yaml is not here yet")]
 
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT", "LOCALCORE_WS_PORT")
 DEADLINE_S = 60
 
 
 @pytest.fixture(scope="module")
 def ws(lab, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as env:
-        for variable in LAB_VARIABLES:
-            env.setenv(variable, lab.env[variable])
-        env.delenv("WORKSHOP_BACKEND", raising=False)
-        return connect(work_dir=tmp_path_factory.mktemp("bots-e2e"), prefix="e2e")
+    return connect_to(lab, tmp_path_factory.mktemp("bots-e2e"), prefix="e2e")
 
 
 def until(screen, condition, what: str):

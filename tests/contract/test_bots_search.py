@@ -10,21 +10,16 @@ import uuid
 import pytest
 
 from helpers.bots import service
-from helpers.workshop import connect
+from labfixture import connect_to
 
 pytestmark = pytest.mark.lab
 
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT", "LOCALCORE_WS_PORT")
 NAMES = ("finder-bot1", "finder-bot2", "finder-robot", "finder-zed")
 
 
 @pytest.fixture(scope="module")
 def ws(lab, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as env:
-        for variable in LAB_VARIABLES:
-            env.setenv(variable, lab.env[variable])
-        env.delenv("WORKSHOP_BACKEND", raising=False)
-        ws = connect(work_dir=tmp_path_factory.mktemp("bots-search"), prefix="finder")
+    ws = connect_to(lab, tmp_path_factory.mktemp("bots-search"), prefix="finder")
     table = f"finder-bots-{uuid.uuid4().hex[:6]}"
     dynamodb = ws.client("dynamodb")
     dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",

@@ -16,22 +16,16 @@ import pytest
 
 from helpers.bots.bot import CERTIFICATE_DISABLED, BotFilesMissing, Fleet, s3_keys, topics
 from helpers.console import MqttConsole
-from helpers.workshop import connect
+from labfixture import connect_to
 
 pytestmark = pytest.mark.lab
 
-LAB_VARIABLES = ("LOCALCORE_HOME", "LOCALCORE_HTTP_PORT", "LOCALCORE_MQTT_PORT", "LOCALCORE_WS_PORT")
 DEADLINE_S = 15
 
 
 @pytest.fixture(scope="module")
 def ws(lab, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as env:
-        for variable in LAB_VARIABLES:
-            env.setenv(variable, lab.env[variable])
-        env.delenv("WORKSHOP_BACKEND", raising=False)
-        env.delenv("WORKSHOP_PREFIX", raising=False)
-        return connect(work_dir=tmp_path_factory.mktemp("bots-work"), prefix="botsim")
+    return connect_to(lab, tmp_path_factory.mktemp("bots-work"), prefix="botsim")
 
 
 @pytest.fixture(scope="module")
