@@ -95,34 +95,32 @@ def wrap_around(module: str, cls: str, method: str, around: Callable[..., Any]) 
 
 def wrap_classmethod(module: str, cls: str, method: str, around: Callable[..., Any]) -> None:
     """Replace moto's classmethod by ``around(original, klass, *args, **kwargs)`` (``original`` bound)."""
-    owner = require(module, cls, method)
-    current = inspect.getattr_static(owner, method)
-    if not isinstance(current, classmethod):
-        raise RuntimeError(f"moto changed: {module}.{cls}.{method} is no longer a classmethod; update localcore/aws/moto_patches.")
-    _originals.setdefault((owner, method), current)
-    function = current.__func__
-
-    def wrapper(klass, *args, **kwargs):
-        return around(function.__get__(klass), klass, *args, **kwargs)
-
-    functools.update_wrapper(wrapper, function)
-    setattr(owner, method, classmethod(wrapper))
+    _wrap_descriptor(module, cls, method, classmethod, around)
 
 
 def wrap_staticmethod(module: str, cls: str, method: str, around: Callable[..., Any]) -> None:
     """Replace moto's staticmethod by ``around(original, *args, **kwargs)``."""
+    _wrap_descriptor(module, cls, method, staticmethod, around)
+
+
+def _wrap_descriptor(module: str, cls: str, method: str, kind: type, around: Callable[..., Any]) -> None:
     owner = require(module, cls, method)
     current = inspect.getattr_static(owner, method)
-    if not isinstance(current, staticmethod):
-        raise RuntimeError(f"moto changed: {module}.{cls}.{method} is no longer a staticmethod; update localcore/aws/moto_patches.")
+    if not isinstance(current, kind):
+        raise RuntimeError(f"moto changed: {module}.{cls}.{method} is no longer a {kind.__name__}; "
+                           "update localcore/aws/moto_patches.")
     _originals.setdefault((owner, method), current)
     function = current.__func__
 
-    def wrapper(*args, **kwargs):
-        return around(function, *args, **kwargs)
+    if kind is classmethod:
+        def wrapper(klass, *args, **kwargs):
+            return around(function.__get__(klass), klass, *args, **kwargs)
+    else:
+        def wrapper(*args, **kwargs):
+            return around(function, *args, **kwargs)
 
     functools.update_wrapper(wrapper, function)
-    setattr(owner, method, staticmethod(wrapper))
+    setattr(owner, method, kind(wrapper))
 
 
 def wrap_property(module: str, cls: str, name: str, around: Callable[..., Any]) -> None:
