@@ -1,5 +1,19 @@
-"""The lab's MQTT broker: amqtt carries MQTT 3.1.1 over mutual TLS; this module adds AWS IoT Core's
-rules for who may connect and what each connection may do.
+"""The lab's MQTT broker: amqtt carries MQTT 3.1.1 (and, through `localcore.mqtt.v5`, MQTT 5) over
+mutual TLS; this module adds AWS IoT Core's rules for who may connect and what each connection may do.
+
+MQTT 5: a CONNECT with protocol level 5 is read by `LabProtocolHandler.init_from_connect`, and the
+connection then runs through `v5.V5Reader` / `v5.V5Writer`, which translate between MQTT 5 on the
+socket and amqtt's MQTT 3.1.1, keeping what 3.1.1 cannot say (properties, subscription options) in
+the connection's `v5.V5State`. Everything below applies to both versions; MQTT 5 clients also get
+AWS's answers for it (`localcore.mqtt.v5.aws`): CONNACK properties (topic alias maximum 8, receive
+maximum, maximum QoS 1, ...), reason codes for refused connects (0x87, 0x85), subscribes (SUBACK
+0x87, 0x9E for ``$share/``), publishes (PUBACK 0x87, the connection stays), unsubscribes (0x11) and
+server-side disconnects (DISCONNECT 0x8E, 0x87, 0x8D, 0x8B, 0x95, 0x90, 0x94 ...); session expiry
+(at most AWS's hour); message expiry (counted down when delivered, retained messages expire);
+user properties, response topic, correlation data and content type forwarded to MQTT 5 subscribers;
+topic aliases from clients (1-8); No Local and Retain Handling 2. Not modelled: Receive Maximum flow
+control, will delay, subscription identifiers (CONNACK says so), shared subscriptions (SUBACK 0x9E),
+and message expiry of messages queued for an offline persistent session.
 
 Why a subclass of ``amqtt.broker.Broker`` and not amqtt plugins: amqtt's plugin hooks can answer
 "allowed or not", but a denied PUBLISH is then only dropped, after amqtt has already acknowledged
@@ -73,7 +87,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import websockets.asyncio.server
-from amqtt.adapters import WebSocketsReader
+from amqtt.adapters import BufferReader, WebSocketsReader
 from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
@@ -81,6 +95,7 @@ from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.constants import QOS_0
 from amqtt.mqtt.disconnect import DisconnectPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.publish import PublishPacket
 from amqtt.session import Session
 
@@ -118,6 +133,9 @@ from .identity import (
     registry_problem,
 )
 from .shadow_service import answer_request, shadow_store
+from .v5 import aws as v5_aws
+from .v5 import bridge as v5
+from .v5 import codec as v5_codec
 
 log = logging.getLogger("localcore.mqtt")
 
@@ -156,8 +174,58 @@ class LabProtocolHandler(BrokerProtocolHandler):
 
     screen: Callable[[Session, PublishPacket], bool] | None = None
     on_idle: Callable[[], None] | None = None
+    v5: v5.V5State | None = None  # an MQTT 5 connection (`localcore.mqtt.v5.bridge`)
+
+    @classmethod
+    async def init_from_connect(cls, reader, writer, plugins_manager, loop=None):
+        """Reads the CONNECT: MQTT 3.1.1 goes to amqtt as before; protocol level 5 is read here and the
+        connection then runs through `v5.V5Reader` / `v5.V5Writer`."""
+        packet = await v5.read_packet(reader)
+        if packet is None:
+            raise NoDataError("the connection closed before its CONNECT")
+        first, body = packet
+        if first >> 4 != v5_codec.CONNECT or v5.protocol_level(body) != v5_codec.PROTOCOL_LEVEL:
+            replay = BufferReader(bytes([first]) + v5_codec.varint(len(body)) + body)
+            return await super().init_from_connect(replay, writer, plugins_manager, loop=loop)
+        try:
+            connect = v5_codec.decode_connect(body)
+        except v5_codec.MalformedPacket as error:
+            await _close_quietly(writer, raw=v5_codec.encode_connack(False, error.reason))
+            raise MQTTError(f"malformed MQTT 5 CONNECT: {error}") from None
+        properties = connect["properties"]
+        expiry = min(properties.get("session_expiry_interval", 0), v5_aws.SESSION_EXPIRY_MAXIMUM_S)
+        state = v5.V5State(clean_start=connect["clean_start"], session_expiry_s=expiry, writer=writer)
+        state.connack_properties = v5.connack_properties(properties)
+        session = Session()
+        session.client_id = connect["client_id"]
+        if not session.client_id:  # MQTT 5 lets the server name the client, and say so in CONNACK
+            session.client_id = f"lab-{uuid.uuid4().hex}"
+            state.connack_properties["assigned_client_identifier"] = session.client_id
+        session.clean_session = expiry == 0
+        will = connect["will"]
+        session.will_flag = will is not None
+        if will is not None:
+            session.will_retain, session.will_qos = will["retain"], will["qos"]
+            session.will_topic, session.will_message = will["topic"], will["payload"]
+        session.username = connect["username"]
+        session.password = connect["password"]
+        peer = writer.get_peer_info() or (None, None)
+        session.remote_address, session.remote_port = peer
+        session.ssl_object = writer.get_ssl_info()
+        session.keep_alive = connect["keep_alive"]
+        handler = cls(plugins_manager, loop=loop)
+        handler.v5 = state
+        return handler, session
+
+    def attach(self, session: Session, reader: Any, writer: Any) -> None:
+        if self.v5 is not None:
+            self.v5.writer = writer
+            reader, writer = v5.V5Reader(reader, self.v5), v5.V5Writer(writer, self.v5)
+        super().attach(session, reader, writer)
 
     async def handle_publish(self, publish_packet: PublishPacket) -> None:
+        if self.v5 is not None:  # the properties the reader kept for this PUBLISH (read in order)
+            publish_packet.v5_properties = self.v5.incoming.popleft() if self.v5.incoming else {}
         if self.screen is not None and self.session is not None and not self.screen(self.session, publish_packet):
             return
         await super().handle_publish(publish_packet)
@@ -180,6 +248,7 @@ class Connection:
     closing: bool = False  # the lab is disconnecting it: ignore what it still sends
     reason: str = events.CONNECTION_LOST
     client_initiated: bool = False
+    v5: v5.V5State | None = None  # an MQTT 5 connection
 
 
 class LabBroker(Broker):
@@ -210,6 +279,8 @@ class LabBroker(Broker):
         # Retained messages while amqtt does not hold them (its start and shutdown clear its store):
         # the saved ones before start, the last ones after shutdown; None while amqtt holds them.
         self._held_retained: dict[str, tuple[bytes, int | None]] | None = {}
+        # MQTT 5 properties of retained messages, and when they were stored (for message expiry)
+        self._retained_properties: dict[str, tuple[dict, float]] = {}
         shadow_store(lab)
         super().__init__({
             "listeners": {
@@ -298,6 +369,8 @@ class LabBroker(Broker):
         except (AMQTTError, MQTTError, NoDataError) as exc:
             await _close_quietly(writer)
             raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
+        if handler.v5 is not None:
+            writer = v5.V5Writer(writer, handler.v5)  # refusals below answer in MQTT 5
         violation = limits.connect_violation(
             incoming.client_id or "", bool(incoming.will_flag), incoming.will_qos, incoming.will_topic
         )
@@ -311,6 +384,7 @@ class LabBroker(Broker):
             raise AMQTTError(f"refused: {limit.name}")
         try:
             connection = self._admit(incoming, getattr(writer, "principal", None))
+            connection.v5 = handler.v5
         except AutoRegistrationStarted as started:
             log.info("client %r from %s: %s; connection closed", incoming.client_id, remote_address, started)
             await _close_quietly(writer)  # no CONNACK, as AWS IoT: "the connection was lost"
@@ -324,7 +398,7 @@ class LabBroker(Broker):
         await self._evict(client_id)
         session = incoming
         stored = self._sessions.get(client_id)
-        if incoming.clean_session:
+        if incoming.clean_session or (handler.v5 is not None and handler.v5.clean_start):
             await self._delete_session(client_id)
         elif stored is not None:
             session = stored[0]
@@ -431,19 +505,24 @@ class LabBroker(Broker):
         except asyncio.TimeoutError:
             log.warning("the previous connection of %r did not close in time", client_id)
 
-    def _disconnect(self, connection: Connection, reason: str) -> None:
+    def _disconnect(self, connection: Connection, reason: str, code: int | None = None) -> None:
         """Close a connection from the server side, in a task of its own (the caller may be one of
-        the tasks the close cancels); amqtt's disconnect path then runs as usual."""
+        the tasks the close cancels); amqtt's disconnect path then runs as usual. An MQTT 5 client
+        first gets a DISCONNECT with ``code`` (or the one `v5_aws.DISCONNECT_CODES` gives ``reason``)."""
         if connection.closing:
             return
         connection.closing, connection.reason = True, reason
+        if code is None:
+            code = v5_aws.DISCONNECT_CODES.get(reason, v5_aws.UNSPECIFIED_ERROR)
         if connection.handler is not None:
-            task = asyncio.ensure_future(self._close(connection.handler))
+            task = asyncio.ensure_future(self._close(connection.handler, connection.v5, code))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
     @staticmethod
-    async def _close(handler: BrokerProtocolHandler) -> None:
+    async def _close(handler: BrokerProtocolHandler, state: v5.V5State | None = None, code: int = 0) -> None:
+        if state is not None:
+            await state.disconnect(code)
         await handler.handle_connection_closed()
         await handler.stop()  # closes the socket
 
@@ -464,6 +543,8 @@ class LabBroker(Broker):
         publish (authorised, routed, offered to the rules) instead of amqtt's unchecked broadcast."""
         connection: Connection | None = client_session.attributes.get(CONNECTION)
         if connection is not None and connection.handler is handler:
+            if connection.v5 is not None and connection.v5.will_on_disconnect:  # DISCONNECT 0x04
+                connection.reason, connection.client_initiated = events.CLIENT_INITIATED_DISCONNECT, True
             if not connection.closing and isinstance(disconnect_waiter.result(), DisconnectPacket):
                 connection.reason, connection.client_initiated = events.CLIENT_INITIATED_DISCONNECT, True
             elif client_session.will_flag:
@@ -495,6 +576,15 @@ class LabBroker(Broker):
                       session, connection.identity.certificate_id, **iot_logs.publish_in_fields(topic, retain, problem))
         if problem is None:
             return True
+        if connection.v5 is not None and problem == events.AUTH_ERROR and not v5_aws.DENIED_PUBLISH_DISCONNECTS:
+            log.info("%r: PUBLISH to %r not authorised (MQTT 5: reason 0x87)", connection.client_id, topic)
+            packet_id = packet.packet_id
+            if packet.qos == 1 and packet_id is not None and connection.handler is not None:
+                connection.v5.puback_reasons[packet_id] = v5_aws.NOT_AUTHORIZED
+                self._closing.add(task := asyncio.ensure_future(
+                    connection.handler._send_packet(PubackPacket.build(packet_id))))
+                task.add_done_callback(self._closing.discard)
+            return False
         log.info("disconnecting %r: PUBLISH to %r refused (%s)", connection.client_id, topic, problem)
         self._disconnect(connection, problem)
         return False
@@ -507,7 +597,7 @@ class LabBroker(Broker):
         fields.setdefault("topicName", violation.topic)
         fields.update(reason=limit.log_reason, details=limit.details)
         self._iot_log(event_type, iot_logs.FAILURE_LEVEL, session, connection.identity.certificate_id, **fields)
-        self._disconnect(connection, limit.disconnect_reason or events.CLIENT_ERROR)
+        self._disconnect(connection, limit.disconnect_reason or events.CLIENT_ERROR, v5_aws.LIMIT_CODES.get(limit.name))
 
     async def _handle_message_delivery(self, client_session, handler, wait_deliver) -> bool:
         """Replaces amqtt's, which refuses every ``$`` topic: route a screened message."""
@@ -516,18 +606,23 @@ class LabBroker(Broker):
         if message is None or connection.closing:
             return True
         retain = bool(message.publish_packet is not None and message.publish_packet.retain_flag)
-        await self._accept(connection.client_id, message.topic, bytes(message.data), message.qos or QOS_0, retain)
+        properties = getattr(message.publish_packet, "v5_properties", None)
+        await self._accept(connection.client_id, message.topic, bytes(message.data), message.qos or QOS_0, retain,
+                           properties)
         return True
 
-    async def _accept(self, client_id: str, topic: str, data: bytes, qos: int, retain: bool) -> None:
-        """Deliver an authorised client message and hand reserved topics to their services."""
+    async def _accept(self, client_id: str, topic: str, data: bytes, qos: int, retain: bool,
+                      properties: dict | None = None) -> None:
+        """Deliver an authorised client message and hand reserved topics to their services.
+        ``properties``: an MQTT 5 publisher's, forwarded to MQTT 5 subscribers."""
         reserved = reserved_topic(topic)
         if reserved is not None and reserved.kind == BASIC_INGEST:
             self.call_hook("on_basic_ingest", reserved.name, topic, data, client_id)
             return
-        await self._broadcast_message(None, topic, data, force_qos=qos)
+        await self._broadcast_message(None, topic, data, force_qos=qos, properties=properties, publisher=client_id)
         if retain:
             await self.retain_message(None, topic, data, qos)
+            self._retained_properties[topic] = (properties or {}, time.monotonic())
         self.call_hook("on_message", topic, data, client_id)
         if reserved is None:
             return
@@ -560,7 +655,18 @@ class LabBroker(Broker):
         if violation is not None:
             self._refuse(connection, client_session, iot_logs.SUBSCRIBE, violation)
             return
-        codes = [await self.add_subscription(subscription, client_session) for subscription in request.topics]
+        shared = set()
+        if connection.v5 is not None:  # MQTT 5: keep each filter's options; $share/ is not supported here
+            options = dict(connection.v5.subscribe_options.pop(request.packet_id, []))
+            for index, (topic_filter, _qos) in enumerate(request.topics):
+                connection.v5.options[topic_filter] = options.get(topic_filter, 0)
+                if topic_filter.startswith("$share/"):
+                    shared.add(index)
+            if shared:
+                connection.v5.suback_reasons[request.packet_id] = {
+                    i: v5_aws.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED for i in shared}
+        codes = [0x80 if index in shared else await self.add_subscription(subscription, client_session)
+                 for index, subscription in enumerate(request.topics)]
         await handler.mqtt_acknowledge_subscription(request.packet_id, codes)
         granted = [sub for sub, code in zip(request.topics, codes) if code != 0x80]
         for (topic_filter, _qos), code in zip(request.topics, codes):
@@ -573,7 +679,14 @@ class LabBroker(Broker):
             await self._publish_retained_messages_for_subscription(subscription, client_session)
 
     async def _handle_unsubscription(self, client_session, handler, unsubscribe_waiter) -> None:
-        """Wraps amqtt's to publish the AWS lifecycle event."""
+        """Wraps amqtt's to publish the AWS lifecycle event (and, for MQTT 5, a reason per filter)."""
+        state = getattr(handler, "v5", None)
+        if state is not None:
+            request = unsubscribe_waiter.result()
+            state.unsuback_reasons[request.packet_id] = [
+                v5_aws.SUCCESS if any(s.client_id == client_session.client_id
+                                      for s, _ in self._subscriptions.get(topic_filter, ()))
+                else v5_aws.NO_SUBSCRIPTION_EXISTED for topic_filter in request.topics]
         await super()._handle_unsubscription(client_session, handler, unsubscribe_waiter)
         connection: Connection = client_session.attributes[CONNECTION]
         if connection.presence is not None:
@@ -591,12 +704,30 @@ class LabBroker(Broker):
         handler = self._get_handler(session)
         if connection is None or handler is None:
             return
+        if connection.v5 is not None and (connection.v5.options.get(topic_filter, 0) >> 4) & 0x03 == 2:
+            return  # MQTT 5 Retain Handling 2: no retained messages at subscribe
         for topic, retained in list(self._retained_messages.items()):
             if self._matches(topic, topic_filter) and connection.authorizer.allowed(RECEIVE, topic):
+                stored, at = self._retained_properties.get(topic, ({}, None))
+                properties = v5.remaining(stored, at, time.monotonic())
+                if properties is None:  # expired: AWS no longer holds it
+                    self._retained_messages.pop(topic, None)
+                    self._retained_properties.pop(topic, None)
+                    continue
+                token = v5.OUTGOING.set(properties if connection.v5 is not None else None)
                 publish = handler.mqtt_publish(topic, retained.data, min(qos, retained.qos or 0), retain=True)
                 self._tasks_queue.append(asyncio.ensure_future(publish))  # reaped by amqtt's broadcast loop
+                v5.OUTGOING.reset(token)
 
     # -- delivery (replaces amqtt's _run_broadcast) ----------------------------------------------
+
+    async def _broadcast_message(self, session, topic, data, force_qos=None, properties=None, publisher=None) -> None:
+        """amqtt's, plus the MQTT 5 properties to forward and who published (for No Local)."""
+        broadcast = {"session": session, "topic": topic, "data": data, "properties": properties,
+                     "publisher": publisher, "received": time.monotonic()}
+        if force_qos is not None:
+            broadcast["qos"] = force_qos
+        await self._broadcast_queue.put(broadcast)
 
     async def _run_broadcast(self, running_tasks) -> None:
         """Replaces amqtt's: deliver at the lower of the message's and the subscription's QoS
@@ -605,12 +736,19 @@ class LabBroker(Broker):
         broadcast = await self._broadcast_queue.get()
         topic, data = broadcast["topic"], broadcast["data"]
         message_qos = broadcast.get("qos") or QOS_0
+        properties = v5.remaining(broadcast.get("properties"), broadcast.get("received"), time.monotonic())
+        if properties is None:
+            return  # its message expiry interval has passed
         for topic_filter, subscriptions in list(self._subscriptions.items()):
             if not self._matches(topic, topic_filter):
                 continue
             for session, subscription_qos in list(subscriptions):
                 connection: Connection | None = session.attributes.get(CONNECTION)
                 if connection is None or not connection.authorizer.allowed(RECEIVE, topic):
+                    continue
+                state = connection.v5
+                if state is not None and state.options.get(topic_filter, 0) & v5.NO_LOCAL \
+                        and broadcast.get("publisher") == connection.client_id:
                     continue
                 qos = min(message_qos, subscription_qos)
                 if session.transitions.state != "connected":
@@ -619,7 +757,9 @@ class LabBroker(Broker):
                     continue
                 handler = self._get_handler(session)
                 if handler is not None:
+                    token = v5.OUTGOING.set(properties if state is not None else None)  # copied into the task
                     running_tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, data, qos, retain=False)))
+                    v5.OUTGOING.reset(token)
                     self._iot_log(iot_logs.PUBLISH_OUT, iot_logs.SUCCESS_LEVEL, session,
                                   connection.identity.certificate_id, topicName=topic)
 
@@ -686,11 +826,14 @@ class LabBroker(Broker):
             log.exception("lab.%s failed", name)
 
 
-async def _close_quietly(writer: Any, last_packet: ConnackPacket | None = None) -> None:
-    """Send a last packet if any and close; the client may already have gone."""
+async def _close_quietly(writer: Any, last_packet: ConnackPacket | None = None, raw: bytes = b"") -> None:
+    """Send a last packet (or ``raw`` bytes) if any and close; the client may already have gone."""
     try:
         if last_packet is not None:
             await last_packet.to_stream(writer)
+        if raw:
+            writer.write(raw)
+            await writer.drain()
         await writer.close()
     except (OSError, asyncio.CancelledError):
         pass
