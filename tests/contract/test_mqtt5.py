@@ -240,13 +240,13 @@ def test_mosquitto_clients_speak_mqtt_5_with_user_properties(lab, iot, tmp_path)
     sub_name, sub_cert, sub_key = provision(iot, tmp_path)
     pub_name, pub_cert, pub_key = provision(iot, tmp_path)
     tls = ["--cafile", str(lab.root_ca), "-h", lab.mqtt_host, "-p", str(lab.mqtt_port), "-V", "mqttv5"]
-    subscriber = subprocess.Popen(
-        ["mosquitto_sub", *tls, "--cert", str(sub_cert), "--key", str(sub_key), "-i", sub_name,
-         "-t", f"{OK}/mosquitto", "-q", "1", "-C", "1", "-W", "20", "-F", "%p|%P"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with console_device(lab, f"$aws/events/subscriptions/subscribed/{sub_name}") as console:
+        subscriber = subprocess.Popen(
+            ["mosquitto_sub", *tls, "--cert", str(sub_cert), "--key", str(sub_key), "-i", sub_name,
+             "-t", f"{OK}/mosquitto", "-q", "1", "-C", "1", "-W", "20", "-F", "%p|%P"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        console.wait_for(f"$aws/events/subscriptions/subscribed/{sub_name}", timeout=WAIT_S)
     try:
-        with console_device(lab, f"$aws/events/subscriptions/subscribed/{sub_name}") as console:
-            console.wait_for(f"$aws/events/subscriptions/subscribed/{sub_name}", timeout=WAIT_S)
         published = subprocess.run(
             ["mosquitto_pub", *tls, "--cert", str(pub_cert), "--key", str(pub_key), "-i", pub_name,
              "-t", f"{OK}/mosquitto", "-q", "1", "-m", "hello-v5", "-D", "publish", "user-property", "site", "lab"],
