@@ -824,12 +824,9 @@ class LabBroker(Broker):
             )
         if listener_type != ListenerType.TCP or ssl_context is None:
             return await super()._create_server_instance(listener_name, listener_type, address, port, ssl_context)
-        loop = asyncio.get_running_loop()
-        connected = functools.partial(self.stream_connected, listener_name=listener_name)
-        # asyncio.start_server, with a reader that keeps what arrived before a connection broke
-        return await loop.create_server(
-            lambda: asyncio.StreamReaderProtocol(KeepingStreamReader(loop=loop), connected, loop=loop),
-            address, port, reuse_address=True, ssl=ssl_context, **deadlines,
+        return await asyncio.start_server(
+            functools.partial(self.stream_connected, listener_name=listener_name), address, port,
+            reuse_address=True, ssl=ssl_context, **deadlines,
         )
 
     def _publish_event(self, event: events.Event) -> None:
@@ -857,18 +854,6 @@ class LabBroker(Broker):
             hook(*args)
         except Exception:
             log.exception("lab.%s failed", name)
-
-
-class KeepingStreamReader(asyncio.StreamReader):
-    """A connection that breaks (a reset, a TLS close without close_notify: how uvloop reports a client
-    that sends and hangs up at once) still delivers the packets that arrived before it broke, as AWS
-    routes what it received; asyncio's reader raised the error at once and dropped them."""
-
-    def set_exception(self, exc: BaseException) -> None:
-        if isinstance(exc, (ConnectionError, ssl.SSLError, OSError)):
-            self.feed_eof()
-        else:
-            super().set_exception(exc)
 
 
 async def _close_quietly(writer: Any, last_packet: ConnackPacket | None = None, raw: bytes = b"") -> None:
