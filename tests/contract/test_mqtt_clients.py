@@ -144,3 +144,23 @@ def test_aws_iot_device_sdk_v2_is_refused_with_an_inactive_certificate(lab, iot,
     # The CRT reports a refusing CONNACK as a protocol error; a TLS error would mean the handshake
     # failed instead, which is not what the lab does for a registered-but-inactive certificate.
     assert "TLS" not in raised.value.name and "TIMEOUT" not in raised.value.name, raised.value
+
+
+@needs_mosquitto
+def test_a_burst_published_just_before_hanging_up_is_all_delivered(lab, iot, tmp_path, console):
+    """mosquitto_pub -l sends every line at QoS 0, then DISCONNECT, and closes at once: every message
+    read before the hang-up is routed (amqtt cancelled the ones still waiting for their task)."""
+    name, cert, key = provision(iot, tmp_path)
+    mark = console.messages.mark()
+    count = 900  # the console keeps its last 1,000 messages
+    lines = "".join(f'{{"n": {i}, "device": "{name}"}}\n' for i in range(count))
+    result = subprocess.run(
+        ["mosquitto_pub", "--cafile", str(lab.root_ca), "--cert", str(cert), "--key", str(key),
+         "-h", lab.mqtt_host, "-p", str(lab.mqtt_port), "-q", "0", "-t", ALLOWED, "-i", name, "-l"],
+        input=lines, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    console.wait_for(ALLOWED, lambda m: m.json.get("device") == name and m.json.get("n") == count - 1,
+                     timeout=30, after=mark)
+    numbers = [m.json["n"] for m in console.messages.messages(after=mark)
+               if m.topic == ALLOWED and m.json.get("device") == name]
+    assert numbers == list(range(count))
