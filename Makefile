@@ -90,7 +90,8 @@ status: $(STAMP)
 	$(BIN)/python -m localcore status
 
 bench: $(STAMP)
-	cd bench && ../$(BIN)/python run_all.py
+	bench/tools.sh $(BIN)
+	cd bench && PATH="/usr/sbin:$$PATH" ../$(BIN)/python run_all.py
 
 clean-work:
 	$(BIN)/python -m localcore stop || true

@@ -3,9 +3,11 @@ side with Debian's mosquitto, all over mutual TLS on loopback, measured with the
 `mosquitto_pub` / `mosquitto_sub` (Python clients saturate before the broker does), in one run.
 
 Figures: QoS0 and QoS1 throughput (one publisher), 50-publisher fan-in, 200 sequential mTLS
-connects, round-trip latency. Targets (lab, checks on): QoS0 ≥ 4,000 msg/s and ≤ 15% below the
-same broker with checks off; 200 sequential connects ≤ 1.5 s; round trip p99 ≤ 2 ms; no QoS1 loss.
-Every load is bounded in count and time and targets 127.0.0.1 only.
+connects, round-trip latency. Targets (issue 12; lab with checks on, measured beside mosquitto in
+the same run): QoS0 and QoS1 throughput >= 0.15x mosquitto's; round trip p99 <= 1.5 ms; QoS0 with
+checks on within 15 % of checks off; no QoS1 loss; 200 sequential connects <= 1.5x mosquitto's time.
+Without Debian's `mosquitto` broker the comparisons are reported as not measured (`make bench`
+installs it when it can). Every load is bounded in count and time and targets 127.0.0.1 only.
 
 Run: `make bench` or `.venv/bin/python bench/broker.py [--messages 20000]`.
 """
@@ -267,22 +269,32 @@ def main() -> int:
     results = {name: best(runs) for name, runs in rounds.items() if runs}
 
     columns = list(results)
-    print(f"{'figure':<34}" + "".join(f"{c:>18}" for c in columns))
+    mosq = results.get("mosquitto")
+    on, off = results["lab, checks on"], results["lab, checks off"]
+    print(f"{'figure':<34}" + "".join(f"{c:>18}" for c in columns) + (f"{'on / mosquitto':>18}" if mosq else ""))
     for key, label in [("qos0", "QoS0 msg/s (1 publisher)"), ("qos0_lost", "  lost"), ("qos1", "QoS1 msg/s"),
                        ("qos1_lost", "  lost"), ("fanin", "QoS0 msg/s, 50 publishers"), ("fanin_lost", "  lost"),
                        ("connects", "200 sequential connects, s"), ("rtt_median", "round trip median, ms"),
                        ("rtt_p99", "round trip p99, ms")]:
-        print(f"{label:<34}" + "".join(f"{results[c][key]:>18.2f}" for c in columns))
-    on, off = results["lab, checks on"], results["lab, checks off"]
+        ratio = ""
+        if mosq and not key.endswith("_lost") and mosq[key]:
+            ratio = f"{on[key] / mosq[key]:>17.2f}x"
+        print(f"{label:<34}" + "".join(f"{results[c][key]:>18.2f}" for c in columns) + ratio)
     print("Targets (lab, checks on):")
-    ok = report("QoS0 throughput", on["qos0"], "msg/s", ">= 4000", on["qos0"] >= 4000)
+    ok = True
+    if mosq:
+        for key, label in (("qos0", "QoS0 throughput"), ("qos1", "QoS1 throughput")):
+            ratio = on[key] / mosq[key]
+            ok &= report(f"{label} / mosquitto's", ratio, "x", ">= 0.15x", ratio >= 0.15)
+        connects = on["connects"] / mosq["connects"]
+        ok &= report("200 sequential connects / mosquitto's time", connects, "x", "<= 1.5x", connects <= 1.5)
+    else:
+        print("  QoS0, QoS1 and connects relative to mosquitto: NOT MEASURED (Debian's mosquitto broker is "
+              "missing: `make bench` installs it as root, or apt-get install mosquitto)")
+    ok &= report("round trip p99", on["rtt_p99"], "ms", "<= 1.5 ms", on["rtt_p99"] <= 1.5)
     slowdown = 1 - on["qos0"] / off["qos0"]
-    ok &= report("slowdown vs checks off (same run)", slowdown * 100, "%", "<= 15 %", slowdown <= 0.15)
-    ok &= report("200 sequential mTLS connects", on["connects"], "s", "<= 1.5 s", on["connects"] <= 1.5)
-    ok &= report("round trip p99", on["rtt_p99"], "ms", "<= 2 ms", on["rtt_p99"] <= 2)
+    ok &= report("QoS0 slowdown vs checks off (same run)", slowdown * 100, "%", "<= 15 %", slowdown <= 0.15)
     ok &= report("QoS1 messages lost", on["qos1_lost"], "msgs", "= 0", on["qos1_lost"] == 0)
-    if "mosquitto" in results:
-        report("QoS0 relative to mosquitto", on["qos0"] / results["mosquitto"]["qos0"], "x", "(info)", True)
     print("broker benchmark:", "all targets met" if ok else "SOME TARGETS MISSED")
     return 0 if ok else 1
 

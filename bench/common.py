@@ -29,6 +29,7 @@ def private_lab(extra_env: dict[str, str] | None = None):
         "LOCALCORE_HOME": str(home / "lab"),
         "LOCALCORE_HTTP_PORT": str(free_port()),
         "LOCALCORE_MQTT_PORT": str(free_port()),
+        "LOCALCORE_WS_PORT": str(free_port()),
         "WORKSHOP_WORK_DIR": str(home / "work"),
         "WORKSHOP_BACKEND": "local",
         **(extra_env or {}),

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["lab_start.py", "iam_managed_policies.py", "bulk.py", "broker.py", "search_index.py", "persistence.py",
+BENCHES = ["lab_start.py", "iam_managed_policies.py", "bulk.py", "broker.py", "fleet.py", "search_index.py", "persistence.py",
            "request_validation.py", "bots.py", "notebook_sequence.py", "class_rehearsal.py"]
 
 
