@@ -87,7 +87,7 @@ class Subscriber:
         self.client.loop_stop()
 
 
-def provision(ws, processes: int) -> list[tuple[Path, Path]]:
+def provision(ws, processes: int, log_level: str = "INFO") -> list[tuple[Path, Path]]:
     from helpers import save_device
 
     arn = f"arn:aws:iot:{ws.region}:{ws.account_id}"
@@ -104,7 +104,8 @@ def provision(ws, processes: int) -> list[tuple[Path, Path]]:
         saved = save_device(ws, f"fleet-certificate-{i}", out["certificatePem"], out["keyPair"]["PrivateKey"])
         files.append((saved.cert, saved.key))
     role = f"arn:aws:iam::{ws.account_id}:role/fleet-bench"
-    ws.iot.set_v2_logging_options(roleArn=role, defaultLogLevel="INFO", disableAllLogs=False)
+    if log_level != "none":
+        ws.iot.set_v2_logging_options(roleArn=role, defaultLogLevel=log_level, disableAllLogs=False)
     ws.iot.create_topic_rule(ruleName="fleet_hot", topicRulePayload={
         "sql": "SELECT device, temperature FROM 'fleet/+/telemetry' WHERE temperature > 33",
         "actions": [{"republish": {"roleArn": role, "topic": "fleet/alerts/hot", "qos": 0}}],
@@ -151,6 +152,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--log-level", default="INFO", help="fine-grained logging level, or 'none' (for profiling)")
     args = parser.parse_args()
     os.environ.setdefault("LOCALCORE_MQTT_MIN_KEEP_ALIVE_S", "30")
     results = []
@@ -158,7 +160,7 @@ def main() -> int:
         from helpers import connect
 
         ws = connect()
-        files = provision(ws, args.processes)
+        files = provision(ws, args.processes, args.log_level)
         rss_start = lab_rss_mb()
         subscriber = Subscriber(ws, *files[-1])
         try:

@@ -160,7 +160,7 @@ class IotLogging:
     def write(self, batch: list[tuple[int, str]]) -> None:
         """Put ``(timestamp_ms, message)`` pairs into the log group, creating what is missing."""
         events = [{"timestamp": ms, "message": message} for ms, message in sorted(batch, key=itemgetter(0))]
-        with self.lab.changing():  # FilterLogEvents reads moto's streams under the same lock
+        with self.lab.changing(lazy=True):  # FilterLogEvents reads moto's streams under the same lock
             if self._logs is None:
                 self._logs = self.lab.backend("logs")  # moto resets a backend in place: keep it
             logs = self._logs

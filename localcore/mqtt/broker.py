@@ -150,6 +150,18 @@ EVENT_QOS = 0  # [unconfirmed] QoS of lifecycle events
 _AMQTT_ACTIONS = {Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE, Action.PUBLISH: PUBLISH}
 
 
+# asyncio gives every TLS connection a 256 KiB read buffer (``SSLProtocol.max_size``): 250 MB for a
+# class fleet of 1,000 devices. MQTT packets here are at most 128 KB and TLS records 16 KiB, so the lab
+# reads at most this much at a time (`bench/fleet.py` measures the lab's memory).
+TLS_READ_BUFFER_BYTES = 32 * 1024
+
+
+def _smaller_tls_read_buffers() -> None:
+    import asyncio.sslproto
+
+    asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER_BYTES
+
+
 def server_tls_context(pki: Any) -> ssl.SSLContext:
     """TLS 1.2+, the lab's server chain, client certificates required and checked against the
     issuing CA (not self-signed, hence ``VERIFY_X509_PARTIAL_CHAIN``); ALPN as `alpn` says."""
@@ -280,6 +292,7 @@ class LabBroker(Broker):
         self.policy_book = PolicyBook()
         self._policy_lag = realism.delay("policy_propagation")
         self._registry_seen: realism.Lagging[int] = realism.Lagging(lambda: self._policy_lag)
+        _smaller_tls_read_buffers()
         self.tls = server_tls_context(lab.pki)
         self.ws_tls = websockets_listener.server_tls_context(lab.pki)
         self.upgrade_check = websockets_listener.UpgradeCheck(lambda: lab.config.credentials, lab.config.region)
