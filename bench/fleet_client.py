@@ -15,22 +15,13 @@ import ssl
 import struct
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from localcore.mqtt.v5.codec import text, varint  # noqa: E402  (the same encoding in MQTT 3.1.1)
 
 GRACE_S = 10
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        digit, value = value & 0x7F, value >> 7
-        out.append(digit | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def text(value: str) -> bytes:
-    raw = value.encode()
-    return struct.pack("!H", len(raw)) + raw
 
 
 def connect_packet(client_id: str, keep_alive: int = 60) -> bytes:

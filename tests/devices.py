@@ -92,3 +92,18 @@ def jitp_template(group: str, policy: str) -> str:
             "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": policy}},
         },
     })
+
+
+def registered_device(iot, folder: Path, policy_name: str, prefix: str, *,
+                      active: bool = True) -> tuple[str, Path, Path]:
+    """A thing named ``<prefix>-<random>`` holding a new certificate (ACTIVE unless ``active`` is
+    False) that carries ``policy_name``; its files in ``folder``. Returns (name, cert path, key path)."""
+    import uuid
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    out = iot.create_keys_and_certificate(setAsActive=active)
+    iot.create_thing(thingName=name)
+    iot.attach_thing_principal(thingName=name, principal=out["certificateArn"])
+    iot.attach_policy(policyName=policy_name, target=out["certificateArn"])
+    return (name, write_secret(folder / f"{name}.crt", out["certificatePem"]),
+            write_secret(folder / f"{name}.key", out["keyPair"]["PrivateKey"]))

@@ -10,7 +10,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -19,7 +18,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from devices import write_secret
+from devices import registered_device
 from labfixture import console_device
 from localcore.mqtt.v5 import codec
 
@@ -45,13 +44,7 @@ def iot(lab):
 
 
 def provision(iot, folder: Path, *, active: bool = True) -> tuple[str, Path, Path]:
-    name = f"v5-{uuid.uuid4().hex[:8]}"
-    out = iot.create_keys_and_certificate(setAsActive=active)
-    iot.create_thing(thingName=name)
-    iot.attach_thing_principal(thingName=name, principal=out["certificateArn"])
-    iot.attach_policy(policyName="mqtt5-policy", target=out["certificateArn"])
-    return (name, write_secret(folder / f"{name}.crt", out["certificatePem"]),
-            write_secret(folder / f"{name}.key", out["keyPair"]["PrivateKey"]))
+    return registered_device(iot, folder, "mqtt5-policy", "v5", active=active)
 
 
 class V5:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
-from devices import write_secret
+from devices import registered_device
 from helpers.device import Device
 from labfixture import console_device
 
@@ -38,14 +37,7 @@ def iot(lab):
 
 
 def provision(iot, folder: Path, *, active: bool = True) -> tuple[str, Path, Path]:
-    name = f"client-{uuid.uuid4().hex[:8]}"
-    out = iot.create_keys_and_certificate(setAsActive=active)
-    iot.create_thing(thingName=name)
-    iot.attach_thing_principal(thingName=name, principal=out["certificateArn"])
-    iot.attach_policy(policyName="clients-policy", target=out["certificateArn"])
-    cert = write_secret(folder / f"{name}.crt", out["certificatePem"])
-    key = write_secret(folder / f"{name}.key", out["keyPair"]["PrivateKey"])
-    return name, cert, key
+    return registered_device(iot, folder, "clients-policy", "client", active=active)
 
 
 @pytest.fixture

@@ -244,3 +244,25 @@ def test_logger_writes_nothing_without_a_role(stub):
     lab.configure({**WARN_OPTIONS})
     logger.log("Connect", ERROR, clientId="member", topicName="second")
     assert written.get(timeout=5)["topicName"] == "second"
+
+
+def test_the_lab_keeps_the_newest_entries_of_its_log_stream(tmp_path, monkeypatch):
+    """A busy fleet logging at INFO must not grow the lab's memory without bound: the stream keeps
+    the newest KEEP_ENTRIES entries (a lab limit; AWS keeps a log group's entries for its retention)."""
+    import sys
+    import time
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from labfixture import in_process_lab
+
+    from localcore.aws import iot_logging
+
+    monkeypatch.setattr(iot_logging, "KEEP_ENTRIES", 5)
+    with in_process_lab(tmp_path / "home") as lab:
+        logger = iot_logging.IotLogging(lab)
+        now_ms = int(time.time() * 1000)
+        logger.write([(now_ms + i, f"entry {i}") for i in range(4)])
+        logger.write([(now_ms + 10 + i, f"entry {4 + i}") for i in range(4)])
+        stream = lab.backend("logs").groups[iot_logs.LOG_GROUP].streams[logger.stream]
+        assert [event.message for event in stream.events] == [f"entry {i}" for i in range(3, 8)]
