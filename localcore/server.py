@@ -137,14 +137,14 @@ def _request_handler():
     return LabRequestHandler
 
 
-GC_THRESHOLDS = (50_000, 50, 100)  # Python's default (700, 10, 10) [#objects allocated, younger collections]
+GC_THRESHOLDS = (10_000, 10, 10)  # Python default: (700, 10, 10) [objects allocated, younger collections]
 
 
 def _tune_garbage_collection() -> None:
     """What the lab loaded to start (moto's models, botocore's, the restored state) is moved out of
-    the collector's sight (``gc.freeze``), and collections run less often: with a fleet connected, the
-    default thresholds made a full collection of a few hundred MB every few seconds, a pause every
-    client felt (``bench/fleet.py``'s latency p99)."""
+    the collector's sight (``gc.freeze``), and young collections run less often: with a fleet
+    connected, collections scanning a few hundred MB of start-up objects were pauses every client
+    felt (``bench/fleet.py``'s latency p99)."""
     import gc
 
     gc.collect()
