@@ -38,6 +38,11 @@ CACHE_LIMIT = 10_000  # clients whose target level is kept
 # its retention period). INFO logging of a busy fleet writes thousands a second; without a bound the
 # lab's memory grew by ~180 MB per minute of a 1,000-device fleet (`bench/fleet.py`).
 KEEP_ENTRIES = 50_000
+# Entries waiting for the writer: beyond this many, new ones are dropped and counted (lab.log says so)
+# rather than held in memory without bound while a fleet logs faster than the lab writes. AWS's
+# logging is best effort too [unconfirmed: AWS does not say what it drops under load].
+QUEUE_LIMIT = 20_000
+DROP_REPORT_EVERY = 10_000
 _UNRESOLVED = object()
 
 
@@ -59,6 +64,7 @@ class IotLogging:
         self._levels: dict[tuple[str, str | None], str] = {}
         self._targets: dict[tuple[str | None, str | None, str | None], str | None] = {}
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.dropped = 0  # entries not written because too many were waiting (QUEUE_LIMIT)
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._logs: Any = None  # moto's logs backend, looked up once (the look-up is slow)
@@ -74,6 +80,12 @@ class IotLogging:
             return
         client_level = self._level(fields.get("clientId"), fields.get("principalId"), fields.get("sourceIp"), event_type)
         if not iot_logs.wanted(client_level, level):
+            return
+        if self._queue.qsize() >= QUEUE_LIMIT:  # the writer is behind: drop, count, say so now and then
+            self.dropped += 1
+            if self.dropped % DROP_REPORT_EVERY == 1:
+                log.warning("AWS IoT log entries dropped: %d so far (more than %d waiting to be written)",
+                            self.dropped, QUEUE_LIMIT)
             return
         self._queue.put((time.time(), event_type, level, fields))
         if self._writer is None:

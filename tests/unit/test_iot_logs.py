@@ -266,3 +266,15 @@ def test_the_lab_keeps_the_newest_entries_of_its_log_stream(tmp_path, monkeypatc
         logger.write([(now_ms + 10 + i, f"entry {4 + i}") for i in range(4)])
         stream = lab.backend("logs").groups[iot_logs.LOG_GROUP].streams[logger.stream]
         assert [event.message for event in stream.events] == [f"entry {i}" for i in range(3, 8)]
+
+
+def test_entries_beyond_the_waiting_limit_are_dropped_and_counted(stub, monkeypatch):
+    from localcore.aws import iot_logging
+
+    lab, logger, written = stub
+    monkeypatch.setattr(iot_logging, "QUEUE_LIMIT", 3)
+    logger._start_writer = lambda: None  # no writer: entries stay waiting
+    lab.configure(WARN_OPTIONS, {(THING_GROUP, "building-one"): DEBUG})
+    for n in range(5):
+        logger.log("Publish-In", INFO, clientId="member", topicName=f"t/{n}")
+    assert logger._queue.qsize() == 3 and logger.dropped == 2
