@@ -250,3 +250,26 @@ def test_a_missing_group_leaves_the_thing_in_no_group(iot):
         iot.update_thing_groups_for_thing("member", ["exists", "missing"], [])
 
     assert list(iot.list_things_in_thing_group("exists")) == []
+
+
+def test_moto_models_are_freed_once_the_lab_drops_them(lab):
+    """moto kept every model it ever made in ``instances_tracked``: a deleted thing, or a log entry
+    trimmed from its stream, stayed in memory for the lab's lifetime."""
+    import gc
+    import weakref
+
+    from moto.iot.models import FakeThing
+    from moto.logs.models import LogEvent
+
+    event = LogEvent(0, {"timestamp": 0, "message": "m"})
+    dropped = weakref.ref(event)
+    del event
+    gc.collect()
+    assert dropped() is None, "a dropped LogEvent is still referenced"
+    thing = lab.iot.create_thing("freed-thing", None, None)
+    gone = weakref.ref(lab.iot.things[lab.arn("thing", "freed-thing")])
+    del thing
+    lab.iot.delete_thing("freed-thing")
+    gc.collect()
+    assert gone() is None, "a deleted thing is still referenced"
+    assert not FakeThing.instances_tracked and not LogEvent.instances_tracked

@@ -5,7 +5,8 @@ certificates issued by the lab's CA (``certificates``), registry events and auth
 invalidation after registry changes (``hooks``), CloudFormation resource fixes (``cloudformation``),
 stacks with AWS's lifecycle (``stacks``, with ``stack_deletions`` and ``stack_failures``), IAM as AWS
 has it (``iam``), Lambda's runtime rules (``lambda_runtimes``), GetPolicy's dates (``policy_dates``),
-Step Functions executing state machines against the lab (``stepfunctions``).
+Step Functions executing state machines against the lab (``stepfunctions``), models freed
+once the lab drops them (``model_tracking``).
 Patches of moto modules the lab does not import at start wait for their import (``when_imported``).
 Every patched moto attribute is listed in ``PATCHED``; ``tests/unit/test_moto_patches.py`` fails
 loudly when a moto upgrade renames or removes one.
@@ -29,7 +30,7 @@ from ...errors import AwsError
 PATCHED: list[tuple[str, str, str]] = []
 
 _SUBMODULES = (
-    "validation", "certificates", "hooks", "iam", "cloudformation", "stack_deletions", "stacks",
+    "model_tracking", "validation", "certificates", "hooks", "iam", "cloudformation", "stack_deletions", "stacks",
     "lambda_permissions", "lambda_runtimes", "policy_dates", "stepfunctions",
 )
 _applied: dict[str, Any] = {}
