@@ -7,7 +7,9 @@ One subscriber receives everything and measures delivery latency. Repeated ``--r
 same lab, to see whether its memory comes back down.
 
 Targets: no message lost; delivery latency p99 <= 50 ms; lab memory (RSS) <= 400 MB, and flat across
-the runs (the last run's RSS after the clients left within 10 % of the first's).
+the runs (the last run's RSS after the clients left within 10 % of the first's). Then one run of the
+same clients against Debian's mosquitto, when installed (``--no-baseline`` to skip), shows what the
+host and the client processes cost by themselves.
 Devices share one certificate per client process (AWS allows one certificate for several connections
 with different client ids; the policy allows ``client/fleet-*``). Loopback only; bounded; stops by
 itself. Quick check: ``--devices 50 --seconds 5 --runs 2``.
@@ -19,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,8 +47,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def lab_pid() -> int:
+    return json.loads((Path(os.environ["LOCALCORE_HOME"]) / "lab.json").read_text())["pid"]
+
+
 def lab_rss_mb() -> float:
-    pid = json.loads((Path(os.environ["LOCALCORE_HOME"]) / "lab.json").read_text())["pid"]
+    return rss_mb(lab_pid())
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -55,7 +71,7 @@ def lab_rss_mb() -> float:
 class Subscriber:
     """Receives ``fleet/+/telemetry``; keeps sequence numbers per device and latencies (ms)."""
 
-    def __init__(self, ws, cert: Path, key: Path) -> None:
+    def __init__(self, ws, port: int, cert: Path, key: Path) -> None:
         self.received: dict[str, set[int]] = {}
         self.latencies: list[float] = []
         self.lock = threading.Lock()
@@ -66,7 +82,7 @@ class Subscriber:
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("fleet/+/telemetry", qos=1)
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self.ready.set()
         self.client.on_message = self._message
-        self.client.connect("localhost", ws.port, keepalive=60)
+        self.client.connect("localhost", port, keepalive=60)
         self.client.loop_start()
         if not self.ready.wait(20):
             raise RuntimeError("the fleet subscriber could not subscribe")
@@ -113,17 +129,19 @@ def provision(ws, processes: int, log_level: str = "INFO") -> list[tuple[Path, P
     return files
 
 
-def run_once(ws, files, subscriber: Subscriber, devices: int, processes: int, seconds: float) -> dict:
+def run_once(ws, port: int, files, subscriber: Subscriber, devices: int, processes: int, seconds: float,
+             rss=lab_rss_mb, pid=lab_pid) -> dict:
     subscriber.reset()
+    cpu_start, wall_start = cpu_seconds(pid()), time.monotonic()
     start_at = time.time() + 2 + devices / 200  # every device connected before the first publish
     per = [devices // processes + (1 if i < devices % processes else 0) for i in range(processes)]
     clients = [subprocess.Popen(
-        [sys.executable, str(HERE / "fleet_client.py"), "localhost", str(ws.port), str(ws.root_ca),
+        [sys.executable, str(HERE / "fleet_client.py"), "localhost", str(port), str(ws.root_ca),
          str(files[i][0]), str(files[i][1]), f"fleet-{i}", str(per[i]), str(seconds), str(start_at)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(processes)]
     peak = 0.0
     while any(c.poll() is None for c in clients):
-        peak = max(peak, lab_rss_mb())
+        peak = max(peak, rss())
         time.sleep(0.5)
     tallies = []
     for client in clients:
@@ -134,6 +152,7 @@ def run_once(ws, files, subscriber: Subscriber, devices: int, processes: int, se
     total_sent = sum(t["sent"] for t in tallies)
     while sum(len(v) for v in subscriber.received.values()) < total_sent and time.monotonic() < deadline:
         time.sleep(0.1)
+    cpu_share = (cpu_seconds(pid()) - cpu_start) / (time.monotonic() - wall_start)
     time.sleep(SETTLE_S)  # the lab's memory after the fleet left: released or not (a measurement, not a wait)
     with subscriber.lock:
         latencies = list(subscriber.latencies)
@@ -143,7 +162,37 @@ def run_once(ws, files, subscriber: Subscriber, devices: int, processes: int, se
             "received": sum(len(v) for v in received.values()),
             "lost": total_sent - sum(len(v) for v in received.values()),
             "p50": statistics.median(latencies) if latencies else 0.0, "p99": percentile(latencies, 99),
-            "rss_peak": peak, "rss_after": lab_rss_mb()}
+            "rss_peak": peak, "rss_after": rss(), "cpu": cpu_share}
+
+
+def show(title: str, figures: dict, devices: int, what: str = "lab") -> None:
+    print(f"{title}: {figures['connected']}/{devices} connected ({figures['failed']} failed), "
+          f"{figures['sent']} sent, {figures['acked']} acknowledged, {figures['received']} received, "
+          f"{figures['lost']} lost; latency p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms; "
+          f"{what} RSS peak {figures['rss_peak']:.0f} MB, after {figures['rss_after']:.0f} MB, "
+          f"CPU {figures['cpu']:.0%} of a core", flush=True)
+
+
+def mosquitto_baseline(ws, files, args) -> dict | None:
+    """One run of the same fleet against Debian's mosquitto (no rules, no logging, no policies): the
+    latency the host and the client processes account for by themselves. None without mosquitto."""
+    if not shutil.which("mosquitto"):
+        print("mosquitto is missing (bench/tools.sh installs it): no baseline")
+        return None
+    from broker import Mosquitto, Target
+
+    mosquitto = Mosquitto(Path(os.environ["LOCALCORE_HOME"]), Target("lab", ws.port, ws.root_ca, *files[-1]))
+    try:
+        subscriber = Subscriber(ws, mosquitto.port, *files[-1])
+        try:
+            figures = run_once(ws, mosquitto.port, files, subscriber, args.devices, args.processes, args.seconds,
+                               rss=lambda: rss_mb(mosquitto.process.pid), pid=lambda: mosquitto.process.pid)
+        finally:
+            subscriber.close()
+    finally:
+        mosquitto.close()
+    show("mosquitto", figures, args.devices, "mosquitto")
+    return figures
 
 
 def main() -> int:
@@ -152,6 +201,8 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the fleet once against Debian's mosquitto (when installed), for comparison")
     parser.add_argument("--log-level", default="INFO", help="fine-grained logging level, or 'none' (for profiling)")
     args = parser.parse_args()
     os.environ.setdefault("LOCALCORE_MQTT_MIN_KEEP_ALIVE_S", "30")
@@ -162,17 +213,15 @@ def main() -> int:
         ws = connect()
         files = provision(ws, args.processes, args.log_level)
         rss_start = lab_rss_mb()
-        subscriber = Subscriber(ws, *files[-1])
+        subscriber = Subscriber(ws, ws.port, *files[-1])
         try:
             for run in range(args.runs):
-                figures = run_once(ws, files, subscriber, args.devices, args.processes, args.seconds)
+                figures = run_once(ws, ws.port, files, subscriber, args.devices, args.processes, args.seconds)
                 results.append(figures)
-                print(f"run {run + 1}: {figures['connected']}/{args.devices} connected ({figures['failed']} failed), "
-                      f"{figures['sent']} sent, {figures['acked']} acknowledged, {figures['received']} received, "
-                      f"{figures['lost']} lost; latency p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms; "
-                      f"lab RSS peak {figures['rss_peak']:.0f} MB, after {figures['rss_after']:.0f} MB", flush=True)
+                show(f"run {run + 1}", figures, args.devices)
         finally:
             subscriber.close()
+        baseline = mosquitto_baseline(ws, files, args) if args.baseline else None
     print(f"Targets ({args.devices} devices x {args.seconds:g} s x {args.runs} runs; lab RSS at start {rss_start:.0f} MB):")
     ok = report("devices connected (every run)", min(r["connected"] for r in results), "devices",
                 f"= {args.devices}", all(r["connected"] == args.devices for r in results))
@@ -180,6 +229,9 @@ def main() -> int:
                  all(r["lost"] == 0 for r in results))
     worst = max(r["p99"] for r in results)
     ok &= report("delivery latency p99 (worst run)", worst, "ms", f"<= {LATENCY_P99_MS} ms", worst <= LATENCY_P99_MS)
+    if baseline is not None:
+        print(f"  (mosquitto with the same clients, one run: p50 {baseline['p50']:.1f} ms, p99 {baseline['p99']:.1f} ms, "
+              f"{baseline['lost']} lost: what this host and the clients cost without the lab)")
     peak = max(r["rss_peak"] for r in results)
     ok &= report("lab memory, peak", peak, "MB", f"<= {RSS_MAX_MB} MB", peak <= RSS_MAX_MB)
     growth = results[-1]["rss_after"] / results[0]["rss_after"] - 1

@@ -105,7 +105,7 @@ from localcore.iot.shadow import parse_shadow_topic
 
 from . import alpn
 from . import lifecycle_events as events
-from . import limits, websockets_listener
+from . import limits, session_state, websockets_listener
 from .reader_loop import read_packets
 from .authorizer import (
     BASIC_INGEST,
@@ -293,6 +293,7 @@ class LabBroker(Broker):
         self._policy_lag = realism.delay("policy_propagation")
         self._registry_seen: realism.Lagging[int] = realism.Lagging(lambda: self._policy_lag)
         _smaller_tls_read_buffers()
+        session_state.install()  # amqtt's sessions without a `transitions` machine each
         self.tls = server_tls_context(lab.pki)
         self.ws_tls = websockets_listener.server_tls_context(lab.pki)
         self.upgrade_check = websockets_listener.UpgradeCheck(lambda: lab.config.credentials, lab.config.region)
@@ -516,6 +517,9 @@ class LabBroker(Broker):
             if self._connections.get(connection.client_id) is connection:
                 del self._connections[connection.client_id]
             connection.closed.set()
+            # handler -> session -> Connection -> handler was a cycle: without it, a closed connection
+            # (its socket, TLS object and buffers) is freed at once, not at the next full collection.
+            connection.handler = None
             level, fields = iot_logs.disconnect_fields(connection.reason)
             self._iot_log(iot_logs.DISCONNECT, level, client_session, principal_id, **fields)
             if connection.presence is not None:

@@ -5,8 +5,10 @@ Rules are moto's (``lab.iot.rules``, written by CreateTopicRule & co.); the SQL 
 the broker's ``lab.on_message`` (every message accepted from a client and every service publish,
 reserved ``$aws/...`` topics included, so a rule on ``$aws/events/certificates/registered/#``
 sees JITR's message) and ``lab.on_basic_ingest`` (``$aws/rules/<ruleName>/...``). Both are called
-on the broker's loop: they only pick the rules whose FROM filter matches and hand each (rule,
-message) to a worker thread, where WHERE, SELECT and the actions run.
+on the broker's loop: they pick the rules whose FROM filter matches and evaluate their WHERE and
+SELECT there (pure computation); only a rule whose WHERE holds goes to a worker thread, where its
+actions run. (Handing every message to a thread cost more in thread switches than the SQL itself:
+a fleet's telemetry mostly fails the WHERE of an alert rule.)
 
 A failing action does not stop the others. The failures of one rule and message go, as one message
 in AWS's error-action format, to the rule's ``errorAction`` and to the lab log; the lab keeps serving.
@@ -40,6 +42,7 @@ NO_CLIENT_ID = "n/a"
 EVALUATION_FAILED = "RuleEvaluation"
 
 Submit = Callable[..., Any]
+Evaluated = tuple[rules_sql.RuleContext, "dict[str, Any] | bytes | None", "list[Failure]"]
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,9 @@ class RulesEngine:
             message = Message(topic, bytes(payload), client_id, self._principal(client_id),
                               int(time.time() * 1000), str(uuid.uuid4()))
             for rule in rules:
-                self.submit(self.execute, rule, message)
+                outcome = self.evaluate(rule, message)
+                if outcome is not None:
+                    self.submit(self.act, rule, message, *outcome)
         return len(rules)
 
     # -- rules ----------------------------------------------------------------------------------
@@ -157,21 +162,34 @@ class RulesEngine:
             timestamp_ms=message.timestamp_ms, trace_id=message.trace_id, account_id=self.lab.config.account_id,
         )
 
-    def execute(self, rule: Rule, message: Message) -> list[Failure]:
-        """WHERE, SELECT and every action of one rule for one message; return the failures."""
+    def evaluate(self, rule: Rule, message: Message) -> Evaluated | None:
+        """WHERE and SELECT of one rule for one message: None when WHERE is not true, else the context,
+        the output and the failures (the evaluation's own, when the rule cannot process the message).
+        Pure computation (the lab has no SQL function that calls another service), so it runs where
+        the message arrives, on the broker's loop: only messages with work to do reach a worker."""
         context = self.context(message)
         try:
             output = rules_sql.evaluate(rule.query, message.payload, context)
         except Exception as exc:  # noqa: BLE001 - RuleEvaluationError or a bug: the rule's failure
-            failures = [Failure(EVALUATION_FAILED, rule.name, describe(exc))]
-        else:
-            if output is None:  # WHERE is not true
-                return []
+            return context, None, [Failure(EVALUATION_FAILED, rule.name, describe(exc))]
+        if output is None:
+            return None
+        return context, output, []
+
+    def act(self, rule: Rule, message: Message, context: rules_sql.RuleContext,
+            output: dict[str, Any] | bytes | None, failures: list[Failure]) -> list[Failure]:
+        """The actions of a rule whose WHERE held (on a worker); the error action for any failure."""
+        if not failures:
             self._iot_log(iot_logs.RULE_MATCH, False, rule, message)
             failures = self.run_actions(rule, rule.actions, message, context, output)
         if failures:
             self._report(rule, message, context, failures)
         return failures
+
+    def execute(self, rule: Rule, message: Message) -> list[Failure]:
+        """WHERE, SELECT and every action of one rule for one message, here and now; the failures."""
+        outcome = self.evaluate(rule, message)
+        return [] if outcome is None else self.act(rule, message, *outcome)
 
     def run_actions(self, rule: Rule, actions: tuple[Mapping[str, Any], ...], message: Message,
                     context: rules_sql.RuleContext, output: dict[str, Any] | bytes) -> list[Failure]:

@@ -473,6 +473,65 @@ def test_a_ca_trusted_at_run_time_is_seen_by_the_next_handshake(tmp_path):
     assert offered == [([leaf_der, ca_cert.public_bytes(serialization.Encoding.DER)], "foreign-device")]
 
 
+def test_a_closed_connection_is_freed_without_the_garbage_collector(tmp_path):
+    """In-process broker: once a clean-session client has gone, its session (and with it the socket,
+    the TLS object and the buffers) is freed by reference counting: cycles would keep a fleet's closed
+    connections in memory until the next full collection (bench/fleet.py's memory after each run)."""
+    import gc
+    import time
+    import weakref
+
+    from localcore.aws import moto_patches
+    from localcore.config import LabConfig
+    from localcore.mqtt.broker import LabBroker
+    from localcore.server import build_lab
+
+    from labfixture import free_port
+
+    config = LabConfig(home=tmp_path / "home", http_port=free_port(), mqtt_port=free_port())
+    lab = build_lab(config)
+    cert, _keys = lab.iot.create_keys_and_certificate(set_as_active=True)
+    cert_file = write_secret(tmp_path / "d.crt", cert.certificate_pem)
+    key_file = write_secret(tmp_path / "d.key", _keys["PrivateKey"])
+
+    async def scenario() -> tuple[bytes | None, bool, bool]:
+        lab.loop = asyncio.get_running_loop()
+        broker = LabBroker(lab, enforce_policies=False)
+        await broker.start()
+        try:
+            context = ssl.create_default_context(cafile=str(config.root_ca_path))
+            context.load_cert_chain(str(cert_file), str(key_file))
+            reader, writer = await asyncio.open_connection(config.host, config.mqtt_port, ssl=context,
+                                                           server_hostname=config.endpoint_host)
+            ident = b"freed-device"
+            variable = b"\x00\x04MQTT\x04\x02\x00\x1e" + struct.pack("!H", len(ident)) + ident
+            writer.write(bytes([0x10, len(variable)]) + variable)
+            connack = await asyncio.wait_for(reader.readexactly(4), WAIT_S)
+            session = weakref.ref(broker._sessions["freed-device"][0])
+            gc.disable()
+            try:
+                writer.write(b"\xe0\x00")  # DISCONNECT
+                await writer.drain()
+                writer.close()
+                deadline = time.monotonic() + WAIT_S
+                while "freed-device" in broker._sessions and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                removed = "freed-device" not in broker._sessions
+                return connack, removed, session() is None
+            finally:
+                gc.enable()
+        finally:
+            await broker.shutdown()
+
+    try:
+        connack, removed, freed = asyncio.run(scenario())
+    finally:
+        moto_patches.reset()
+    assert connack == bytes([0x20, 0x02, 0x00, 0x00])
+    assert removed, "amqtt did not drop the clean session"
+    assert freed, "the closed session is still referenced (a cycle, or a leak)"
+
+
 # -- helpers ---------------------------------------------------------------------------------------
 
 

@@ -118,14 +118,25 @@ def test_basic_ingest_reaches_only_the_named_rule(lab):
     assert other != wanted
 
 
-def test_the_broker_hook_only_queues_work(lab):
-    add_rule(lab, "SELECT * FROM 'sensors/#'")
+def test_the_broker_hook_queues_only_the_actions_of_rules_whose_where_holds(lab):
+    add_rule(lab, "SELECT temperature AS t FROM 'sensors/#' WHERE temperature > 30")
+    queued = []
+    engine = RulesEngine(lab, actions={}, submit=lambda fn, *args: queued.append((fn, args)))
+    engine.on_message("sensors/a", b'{"temperature": 31}', "device-1")
+    engine.on_message("sensors/a", b'{"temperature": 20}', "device-1")  # WHERE false: no work queued
+    engine.on_message("elsewhere", b'{"temperature": 31}', "device-1")
+    [(fn, (_rule, queued_message, _context, output, failures))] = queued
+    assert fn == engine.act and output == {"t": 31} and failures == []
+    assert queued_message.topic == "sensors/a" and queued_message.client_id == "device-1"
+
+
+def test_a_message_the_rule_cannot_evaluate_queues_its_error_action(lab):
+    add_rule(lab, "SELECT *, topic() AS t FROM 'sensors/#'")
     queued = []
     engine = RulesEngine(lab, actions={}, submit=lambda fn, *args: queued.append(args))
-    engine.on_message("sensors/a", b"{}", "device-1")
-    engine.on_message("elsewhere", b"{}", "device-1")
-    [(_rule, queued_message)] = queued
-    assert queued_message.topic == "sensors/a" and queued_message.client_id == "device-1"
+    engine.on_message("sensors/a", b"\x00\x01binary", "device-1")
+    [(_rule, _message, _context, output, [failure])] = queued
+    assert output is None and failure.failed_action == rules_engine.EVALUATION_FAILED
 
 
 def test_build_lab_installs_the_engine_as_the_broker_hooks(lab):
