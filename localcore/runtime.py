@@ -50,7 +50,6 @@ class Lab:
         self.gate = StateGate()  # HTTP requests hold it shared; a snapshot holds it exclusively
         self.revision = 0  # bumped by every change of durable state (the saver compares it)
         self.state_changed = threading.Event()  # set with every bump: wakes the saver
-        self.lazy_changes = False  # a lazy change waits for the next save (`changed`)
         self._durable: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
         self._restoring: dict[str, Any] = {}  # saved data of parts not registered yet
         self.durable("lab", self._dump_own, self._load_own)
@@ -72,26 +71,20 @@ class Lab:
         self.changed()
 
     # -- durable state --------------------------------------------------------------------------
-    def changed(self, lazy: bool = False) -> None:
-        """Durable state changed: the saver writes it within a second. ``lazy``: a change the lab
-        makes by itself, continuously (AWS IoT's log entries under load), saved with the next save
-        or within `localcore.persistence.saver.LAZY_GAP_S`, so that a busy fleet does not make the
-        lab snapshot itself several times a second."""
+    def changed(self) -> None:
+        """Durable state changed: the saver writes it within a second."""
         self.revision += 1
-        if lazy:
-            self.lazy_changes = True
-        else:
-            self.state_changed.set()
+        self.state_changed.set()
 
     @contextlib.contextmanager
-    def changing(self, lazy: bool = False) -> Iterator[None]:
+    def changing(self) -> Iterator[None]:
         """Change durable state outside an HTTP request: pass the gate as a change (so no request
         reads it half done and no snapshot saves it half done), hold the lab's lock, tell the saver."""
         with self.gate.writing(), self.lock:
             try:
                 yield
             finally:
-                self.changed(lazy)
+                self.changed()
 
     def durable(self, name: str, dump: Callable[[], Any], load: Callable[[Any], None]) -> None:
         """Register a durable part: ``dump()`` returns its data (picklable; called while the lab is

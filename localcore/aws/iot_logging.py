@@ -7,7 +7,9 @@ when the entry is not wanted: the level of each client (its client id, principal
 the thing groups of the thing named like the client id) is resolved once and cached, until the
 registry changes (``lab.generation``) or the logging settings do (``lab.logging["revision"]``,
 bumped by the settings handlers). A wanted entry is only queued; one writer thread builds the
-entries and puts them into moto in batches, creating the group and the stream when they are missing.
+entries and puts them into moto in batches, creating the group and the stream when they are missing,
+and appends them to the journal (`localcore.aws.iot_log_journal`), which keeps them across restarts
+instead of the snapshot.
 
 Entries are written only while the options are set with a role and ``disableAllLogs`` is false,
 as on AWS, where IoT writes with the role it was given.
@@ -15,6 +17,7 @@ as on AWS, where IoT writes with the role it was given.
 
 from __future__ import annotations
 
+import copyreg
 import json
 import logging
 import queue
@@ -25,7 +28,13 @@ import uuid
 from operator import itemgetter
 from typing import Any
 
+from moto.core.utils import unix_time_millis, utcfromtimestamp
+from moto.logs.models import LogEvent, LogStream
+
 from localcore.iot import iot_logs
+from localcore.persistence import snapshot
+
+from . import iot_log_journal
 
 log = logging.getLogger("localcore.iot_logs")
 
@@ -68,6 +77,8 @@ class IotLogging:
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._logs: Any = None  # moto's logs backend, looked up once (the look-up is slow)
+        self._journal: iot_log_journal.Journal | None = None
+        self.journal_errors = 0
 
     # -- the caller's side ----------------------------------------------------------------------
     def log(self, event_type: str, level: str, **fields: Any) -> None:
@@ -177,24 +188,88 @@ class IotLogging:
         return int(epoch_s * 1000), json.dumps(entry)
 
     def write(self, batch: list[tuple[int, str]]) -> None:
-        """Put ``(timestamp_ms, message)`` pairs into the log group, creating what is missing."""
+        """Put ``(timestamp_ms, message)`` pairs into the log group, creating what is missing, and
+        append them to the journal (`iot_log_journal`; the entries are not part of the snapshot)."""
         events = [{"timestamp": ms, "message": message} for ms, message in sorted(batch, key=itemgetter(0))]
-        with self.lab.changing(lazy=True):  # FilterLogEvents reads moto's streams under the same lock
+        with self.lab.gate.writing(), self.lab.lock:  # FilterLogEvents reads moto's streams under the same lock
             if self._logs is None:
                 self._logs = self.lab.backend("logs")  # moto resets a backend in place: keep it
             logs = self._logs
-            if iot_logs.LOG_GROUP not in logs.groups:
+            created = iot_logs.LOG_GROUP not in logs.groups
+            if created:
                 logs.create_log_group(iot_logs.LOG_GROUP, {})
-            logs.ensure_log_stream(iot_logs.LOG_GROUP, self.stream)
+            group = logs.groups[iot_logs.LOG_GROUP]
+            if self.stream not in group.streams:
+                logs.ensure_log_stream(iot_logs.LOG_GROUP, self.stream)
+                created = True
+            _JOURNALED.add(self.stream)
             logs.put_log_events(iot_logs.LOG_GROUP, self.stream, events)
-            stream = logs.groups[iot_logs.LOG_GROUP].streams.get(self.stream)
-            if stream is not None and len(stream.events) > KEEP_ENTRIES:
+            stream = group.streams[self.stream]
+            written = [iot_log_journal.Entry(self.stream, event.timestamp, event.ingestion_time, event.message)
+                       for event in stream.events[-len(events):]]
+            if len(stream.events) > KEEP_ENTRIES:
                 del stream.events[:len(stream.events) - KEEP_ENTRIES]
+            if created:  # the group and the stream are state like any other: saved in the snapshot
+                self.lab.changed()
+        try:
+            self.journal.append(written)
+        except OSError as error:
+            self._journal_failed(error)
+
+    @property
+    def journal(self) -> iot_log_journal.Journal:
+        if self._journal is None:
+            self._journal = iot_log_journal.Journal(self.lab.config.home, KEEP_ENTRIES)
+        return self._journal
+
+    def _journal_failed(self, error: OSError) -> None:
+        self.journal_errors += 1
+        if self.journal_errors % DROP_REPORT_EVERY == 1:
+            log.warning("AWS IoT log entries could not be written to %s (%s): they are kept until the "
+                        "lab stops, not across a restart", self.journal.current, error.strerror or error)
+
+    def restore(self) -> int:
+        """Put the journal's entries back into their streams (after the snapshot was restored); the
+        entries of a stream deleted since, or of an older stream of the same name, are left out."""
+        entries = iot_log_journal.read(self.lab.config.home, KEEP_ENTRIES)
+        group = self.lab.backend("logs").groups.get(iot_logs.LOG_GROUP)
+        restored = 0
+        touched = {}
+        for entry in entries:
+            _JOURNALED.add(entry.stream)
+            stream = group.streams.get(entry.stream) if group is not None else None
+            if stream is None or entry.ingestion_ms < int(unix_time_millis(stream.creation_time)):
+                continue
+            stream.events.append(LogEvent(entry.ingestion_ms, {"timestamp": entry.timestamp_ms,
+                                                               "message": entry.message}))
+            touched[entry.stream] = stream
+            restored += 1
+        for stream in touched.values():
+            newest = max(event.ingestion_time for event in stream.events)
+            if stream.last_ingestion_time is None or unix_time_millis(stream.last_ingestion_time) < newest:
+                stream.last_ingestion_time = utcfromtimestamp(newest / 1000)
+        return restored
+
+
+# Streams whose entries live in the journal (stream names are UUIDs: one set serves every lab of a process).
+_JOURNALED: set[str] = set()
+
+
+def _reduce_stream(stream: Any) -> tuple[Any, ...]:
+    """moto's LogStream as saved in the snapshot: a journaled stream without its entries."""
+    state = dict(stream.__dict__)
+    if stream.log_stream_name in _JOURNALED and getattr(stream.log_group, "name", None) == iot_logs.LOG_GROUP:
+        state["events"] = []
+    return copyreg.__newobj__, (type(stream),), state
 
 
 def install(lab: Any) -> IotLogging:
-    """Give the lab ``lab.iot_log`` (see `IotLogging.log`)."""
+    """Give the lab ``lab.iot_log`` (see `IotLogging.log`); put the journal's entries back."""
+    snapshot.register_reducer(LogStream, _reduce_stream)
     logger = IotLogging(lab)
+    restored = logger.restore()
+    if restored:
+        log.info("restored %d AWS IoT log entries from %s", restored, iot_log_journal.paths(lab.config.home)[0])
     lab.services[STATE_KEY] = logger
     lab.iot_log = logger.log
     return logger

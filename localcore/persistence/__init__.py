@@ -151,6 +151,9 @@ def saved_header(home: Path) -> dict[str, Any] | None:
 
 def forget(home: Path) -> Path | None:
     """`localcore reset`: set the saved state aside (the lab must be stopped). Returns where it went."""
+    from localcore.aws import iot_log_journal
+
+    iot_log_journal.forget(home)  # AWS IoT's log entries, kept beside the snapshot
     path = snapshot_path(home)
     if not path.exists():
         return None

@@ -11,9 +11,9 @@ way), takes the snapshot and lets the lab go on:
   snapshot is pickled.
 
 So a change acknowledged at time t is on disk by about t + MIN_GAP_S + the time to write the file,
-well inside a second for a class-sized lab. The exception is what the lab writes by itself all the
-time, AWS IoT's log entries: a lazy change is saved with the next save, or after ``LAZY_GAP_S``
-(a killed lab may lose that much of its logs, never an API change) (``bench/persistence.py`` measures it with 10,000 things).
+well inside a second for a class-sized lab (``bench/persistence.py`` measures it with 10,000 things).
+AWS IoT's log entries, which a busy fleet writes thousands a second, are not in the snapshot: they
+go to their own append-only journal (`localcore.aws.iot_log_journal`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from . import snapshot
 log = logging.getLogger("localcore.persistence")
 
 MIN_GAP_S = 0.25  # at most four saves a second
-LAZY_GAP_S = 5.0  # lazy changes alone (`Lab.changed(lazy=True)`: log entries) are saved this often at most
 QUIET_TIMEOUT_S = 0.2  # how long a save waits for requests to leave the gate before trying later
 RETRY_S = 0.05  # after a failed attempt to make the lab quiet
 MAX_RETRY_S = 5.0  # saving that fails (a full disk, say) is retried at least this often
@@ -98,7 +97,7 @@ class Saver:
     def _run(self) -> None:
         lab, failures = self.lab, 0
         while not self._stop.is_set():
-            lab.state_changed.wait(LAZY_GAP_S)  # lazy changes do not wake it: it looks this often
+            lab.state_changed.wait()
             if self._stop.is_set():
                 return
             gap = self._last_attempt + MIN_GAP_S - time.monotonic()
@@ -138,7 +137,6 @@ class Saver:
             paused_at = time.perf_counter()
             try:
                 taken_at = time.time()
-                lab.lazy_changes = False  # what this snapshot takes; later lazy changes wait for the next
                 taken = snapshot.capture(lab, self._counts())
                 taken.header["savedAt"] = taken_at
                 revision = taken.header["revision"]

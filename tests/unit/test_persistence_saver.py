@@ -133,33 +133,3 @@ def test_an_unreadable_file_is_moved_aside_and_the_lab_starts_empty(lab):
     assert not report.found and not path.exists()
     assert Path(report.moved_aside).read_bytes().endswith(b"not a pickle")
     assert "could not be loaded" in report.problem and "starts empty" in report.problem
-
-
-def test_lazy_changes_are_saved_together_later_and_with_the_next_real_change(lab, tmp_path, monkeypatch):
-    """Log entries (lazy changes) do not make the lab snapshot itself at once: they are saved after
-    LAZY_GAP_S, or with the next ordinary change, whichever comes first."""
-    from localcore.persistence import saver as saver_module
-
-    monkeypatch.setattr(saver_module, "LAZY_GAP_S", 0.5)
-    path = tmp_path / "lazy.bin"
-    saver = Saver(lab, path, mode="inline")
-    saver.start()
-    try:
-        with lab.changing():
-            lab.state["first"] = 1
-        assert wait_for(lambda: saver.status.saved_revision >= lab.revision)
-        saves = saver.status.saves
-        with lab.changing(lazy=True):
-            lab.state["log"] = 1
-        lazy_revision = lab.revision
-        time.sleep(0.1)  # well inside the lazy gap: measuring that nothing was saved yet
-        assert saver.status.saves == saves and saver.status.saved_revision < lazy_revision
-        assert wait_for(lambda: saver.status.saved_revision >= lazy_revision, timeout=5)
-        with lab.changing(lazy=True):
-            lab.state["log"] = 2
-        with lab.changing():
-            lab.state["real"] = 1
-        assert wait_for(lambda: saver.status.saved_revision >= lab.revision, timeout=0.45)
-        assert snapshot.read(path).parts["lab"]["state"]["log"] == 2
-    finally:
-        saver.stop(final_save=False)
