@@ -14,7 +14,8 @@ from .config import LabConfig
 EPILOG = """what the lab keeps:
   Everything it holds (things, certificates, policies, groups, jobs, shadows, rules, buckets and their
   objects, roles, stacks, logs, settings, retained messages) is saved in $LOCALCORE_HOME/snapshot.bin
-  (mode 0600) within a second of each change, and comes back at the next start: after `stop`, a
+  (mode 0600) within a second of each change (AWS IoT's log entries in aws-iot-logs.tsv beside it),
+  and comes back at the next start: after `stop`, a
   crash, `kill -9` or a reboot. Devices reconnect with their old key files. A saved file the lab
   cannot read (damaged, or written by another moto version) is moved aside with a message, and the
   lab starts empty. `reset` empties the registry on purpose; the lab's CA and keys (pki/) stay.
