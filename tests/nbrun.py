@@ -68,7 +68,17 @@ def localcore(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def check(result: subprocess.CompletedProcess) -> None:
-    assert result.returncode == 0, f"nbval failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    assert result.returncode == 0, f"nbval failed:\n{first_failure(result.stdout)}\n[…]\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+
+
+def first_failure(stdout: str, size: int = 6000) -> str:
+    """nbval's report of the first cell that failed (later cells often fail only because it did)."""
+    start = stdout.find("Notebook cell execution failed")
+    start = stdout.rfind("\n___", 0, start) if start >= 0 else -1
+    if start < 0:
+        return "(no failed cell in nbval's report)"
+    end = stdout.find("\n___", start + 1)
+    return stdout[start:end if 0 <= end < start + size else start + size]
 
 
 # -- exercises -------------------------------------------------------------------------------------
