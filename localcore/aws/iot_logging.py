@@ -34,7 +34,7 @@ from moto.logs.models import LogEvent, LogStream
 from localcore.iot import iot_logs
 from localcore.persistence import snapshot
 
-from . import iot_log_journal
+from . import iot_log_journal, log_event_rows
 
 log = logging.getLogger("localcore.iot_logs")
 
@@ -203,12 +203,12 @@ class IotLogging:
                 logs.ensure_log_stream(iot_logs.LOG_GROUP, self.stream)
                 created = True
             _JOURNALED.add(self.stream)
+            rows = log_event_rows.compact(group.streams[self.stream]).rows
             logs.put_log_events(iot_logs.LOG_GROUP, self.stream, events)
-            stream = group.streams[self.stream]
-            written = [iot_log_journal.Entry(self.stream, event.timestamp, event.ingestion_time, event.message)
-                       for event in stream.events[-len(events):]]
-            if len(stream.events) > KEEP_ENTRIES:
-                del stream.events[:len(stream.events) - KEEP_ENTRIES]
+            written = [iot_log_journal.Entry(self.stream, timestamp, ingestion_ms, message)
+                       for ingestion_ms, timestamp, message, _id in rows[-len(events):]]
+            if len(rows) > KEEP_ENTRIES:
+                del rows[:len(rows) - KEEP_ENTRIES]
             if created:  # the group and the stream are state like any other: saved in the snapshot
                 self.lab.changed()
         try:
@@ -240,12 +240,12 @@ class IotLogging:
             stream = group.streams.get(entry.stream) if group is not None else None
             if stream is None or entry.ingestion_ms < int(unix_time_millis(stream.creation_time)):
                 continue
-            stream.events.append(LogEvent(entry.ingestion_ms, {"timestamp": entry.timestamp_ms,
-                                                               "message": entry.message}))
+            log_event_rows.compact(stream).append(LogEvent(entry.ingestion_ms, {"timestamp": entry.timestamp_ms,
+                                                                                  "message": entry.message}))
             touched[entry.stream] = stream
             restored += 1
         for stream in touched.values():
-            newest = max(event.ingestion_time for event in stream.events)
+            newest = max(ingestion_ms for ingestion_ms, *_rest in stream.events.rows)
             if stream.last_ingestion_time is None or unix_time_millis(stream.last_ingestion_time) < newest:
                 stream.last_ingestion_time = utcfromtimestamp(newest / 1000)
         return restored
