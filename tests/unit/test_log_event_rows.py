@@ -15,6 +15,16 @@ MESSAGES = ['{"logLevel": "INFO", "clientId": "a"}', '{"logLevel": "ERROR", "cli
             '{"logLevel": "INFO", "clientId": "b"}', "plain text"]
 
 
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch):
+    """Both streams a test compares are ingested at the same instant (moto stamps ingestion with now)."""
+    import datetime
+
+    from moto.logs import models
+
+    monkeypatch.setattr(models, "utcnow", lambda: datetime.datetime(2026, 12, 4, 12, 0, 0))
+
+
 def stream_with_entries(*, rows: bool):
     group = LogGroup("123456789012", "us-east-1", "AWSIotLogsV2")
     stream = group.streams["s"] = LogStream(group, "s")
