@@ -98,15 +98,6 @@ class EventRows(MutableSequence):
     def __repr__(self) -> str:
         return f"EventRows({len(self.rows)} entries)"
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _from_rows, (self.rows,)
-
-
-def _from_rows(rows: list[Row]) -> EventRows:
-    made = EventRows()
-    made.rows = list(rows)
-    return made
-
 
 def compact(stream: Any) -> EventRows:
     """The stream's entries as `EventRows` (its ``events`` replaced, once)."""
