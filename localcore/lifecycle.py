@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -123,10 +124,35 @@ def _port_free(host: str, port: int) -> OSError | None:
     return None
 
 
-def _any_free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+# Ports chosen now and bound later (by a lab process, a broker of a test or a bench) are taken below the
+# kernel's ephemeral range: a port from that range (what binding port 0 gives) may be handed to
+# another socket before it is bound, e.g. one of a Jupyter kernel's ports or an outgoing connection.
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PORTS_BELOW_EPHEMERAL = 12_000
+_handed_out: set[int] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port on ``host`` that is free now, below the ephemeral range where the system says where that
+    is, and that this process has not handed out before."""
+    try:
+        first_ephemeral = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 0
+    low = max(10_000, first_ephemeral - PORTS_BELOW_EPHEMERAL)
+    for _ in range(200):
+        port = random.randrange(low, first_ephemeral) if first_ephemeral > low else 0
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            port = probe.getsockname()[1]
+        _handed_out.add(port)
+        return port
+    raise LabError(f"No free port on {host} below the ephemeral range: set the LOCALCORE_*_PORT variables.")
 
 
 def _check_port_free(host: str, port: int, what: str, variable: str, grace_s: float = 0.0) -> None:
@@ -162,7 +188,7 @@ def start(config: LabConfig, *, quiet: bool = False) -> LabInfo:
     _check_port_free(config.host, config.mqtt_port, "MQTT over TLS", "LOCALCORE_MQTT_PORT", grace)
     ws_port = config.ws_port
     if ws_port is None:  # not chosen: the default, or any free port when another program holds it
-        ws_port = DEFAULT_WS_PORT if _port_free(config.host, DEFAULT_WS_PORT) is None else _any_free_port(config.host)
+        ws_port = DEFAULT_WS_PORT if _port_free(config.host, DEFAULT_WS_PORT) is None else free_port(config.host)
     else:
         _check_port_free(config.host, ws_port, "MQTT over WebSockets", "LOCALCORE_WS_PORT", grace)
 

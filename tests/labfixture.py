@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
-import socket
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,36 +11,7 @@ import boto3
 
 from localcore import lifecycle
 from localcore.config import LabConfig
-
-
-# A port a lab will bind later: chosen below the kernel's ephemeral range, since a port from that range
-# (what binding port 0 returns) can be handed to another socket before the lab binds it, e.g. one of
-# the five ports of the Jupyter kernel that starts the lab, or an outgoing connection.
-EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-PORTS_BELOW_EPHEMERAL = 12_000
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that is free now and that this process has not handed out before."""
-    try:
-        first_ephemeral = int(EPHEMERAL_RANGE.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        first_ephemeral = 0
-    low = max(10_000, first_ephemeral - PORTS_BELOW_EPHEMERAL)
-    for _ in range(200):
-        port = random.randrange(low, first_ephemeral) if first_ephemeral > low else 0
-        if port in _handed_out:
-            continue
-        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            port = sock.getsockname()[1]
-        _handed_out.add(port)
-        return port
-    raise RuntimeError("no free port on 127.0.0.1 below the ephemeral range")
+from localcore.lifecycle import free_port  # noqa: F401 - the tests' port picker (one for labs, tests and benches)
 
 
 @dataclass

@@ -44,3 +44,22 @@ def test_the_websocket_port_setting(monkeypatch, environ, expected):
 
     assert config.ws_port == expected
     assert config.env_exports()["IOT_WS_PORT"] == str(expected or 4511)
+
+
+def test_free_ports_are_below_the_ephemeral_range_free_and_never_handed_out_twice(tmp_path, monkeypatch):
+    """A port chosen now and bound later must not be one the system hands out meanwhile (port 0's range)."""
+    import socket
+
+    ranges = tmp_path / "ip_local_port_range"
+    ranges.write_text("32768\t60999\n")
+    monkeypatch.setattr(lifecycle, "EPHEMERAL_RANGE", ranges)
+    ports = [lifecycle.free_port() for _ in range(50)]
+    assert len(set(ports)) == len(ports)
+    assert all(32768 - lifecycle.PORTS_BELOW_EPHEMERAL <= port < 32768 for port in ports)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", ports[-1]))  # free when handed out
+
+
+def test_without_a_known_ephemeral_range_a_free_port_is_still_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(lifecycle, "EPHEMERAL_RANGE", tmp_path / "missing")
+    assert lifecycle.free_port() > 0
